@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Both set up everything
+# they need on a fresh Debian machine: a virtual environment in .venv with the
+# project and its dev extra, and the Fashion-MNIST data (Debian package).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: test demo install data clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+data:
+	@sh scripts/ensure-data.sh
+
+test: install data
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install data
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/kerasdl-grade demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info
