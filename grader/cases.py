@@ -1,0 +1,390 @@
+"""Cases: what a plugin declares, and the context a case runs in.
+
+A plugin's builder receives a `CaseBuilder` (conventionally `c`) and declares
+cases with it; inputs are drawn from the builder's seeded generator, so they
+are the same on every run. Cases are lazy: the runner wraps each one (seeds,
+time budget, silence, exception capture) and hands it a `CaseContext`.
+
+Case kinds:
+
+* `c.values(name, *args, ...)`: call student and reference on the same
+  inputs and compare the outputs (`compare_values`, `compare_frames` for data
+  frames, item by item for tuples);
+* `c.sample(name, *args, dist=...)`: the student's output is a random sample;
+  compare its moments and bounds with a distribution;
+* `c.gradient(name, x, forward=...)`: the student's derivative against
+  `GradientTape` (or float64 finite differences) of `forward`;
+* `c.custom(name, fn)`: `fn(ctx)` drives student and reference itself
+  (behaviour: in-place updates, iterators, training steps, models).
+
+Known mistakes are small wrong implementations: when the student fails a
+case, each is run on the same inputs and the hint of the one the student's
+output matches is shown.
+"""
+
+import copy
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from grader.compare import (
+    compare_frames,
+    compare_sample,
+    compare_sequence,
+    compare_values,
+    to_array,
+)
+from grader.errors import CaseFailed, ReferenceFailedError
+from grader.sandbox import CaseTimeout, seed_everything
+from grader.tolerances import Tolerance, dtype_of
+
+__all__ = ["Case", "CaseBuilder", "CaseContext", "StudentRaised", "fresh_copy"]
+
+# Finite differences: central differences in float64 with this step have a
+# truncation error ~h^2 and a rounding error ~1e-16 / h, both below 1e-8.
+FINITE_DIFFERENCE_STEP = 1e-6
+FINITE_DIFFERENCE = Tolerance("finite difference", rtol=1e-5, atol=1e-6)
+
+_np_array = np.array
+_tf_constant = tf.constant
+_tf_Variable = tf.Variable
+_tf_Tensor = tf.Tensor
+
+
+class StudentRaised(Exception):
+    """Student code raised; carries the original exception."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def fresh_copy(value):
+    """Return a copy of a case input that student code cannot share.
+
+    Tensors become new tensors from copied buffers, variables new variables,
+    arrays and data frames deep copies; tuples, lists and dicts are copied
+    recursively. Models, datasets and other objects are passed as they are.
+    """
+    if isinstance(value, _tf_Variable):
+        return _tf_Variable(_np_array(value.numpy()), trainable=value.trainable)
+    if isinstance(value, _tf_Tensor):
+        return _tf_constant(_np_array(value.numpy()), dtype=value.dtype)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, pd.DataFrame | pd.Series):
+        return value.copy(deep=True)
+    if isinstance(value, list):
+        return [fresh_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(fresh_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: fresh_copy(v) for k, v in value.items()}
+    if isinstance(value, (int, float, complex, str, bool, type(None), np.generic)):
+        return value
+    if isinstance(value, (set, bytearray)):
+        return copy.deepcopy(value)
+    return value
+
+
+@dataclasses.dataclass
+class Case:
+    """One lazily run case: `run(ctx)` returns a `Comparison`, None or raises."""
+
+    name: str
+    run: Callable
+    hidden: bool = False
+    weight: float = 1.0
+
+
+class CaseContext:
+    """What a running case may do: call student and reference, compare, fail.
+
+    Attributes:
+        seed: the case's seed (student and reference calls are seeded with it).
+        hidden: whether the case is hidden (messages show no values).
+        rng: a `numpy.random.Generator` seeded with `seed`.
+        student_object: the submitted object itself (call it via `student`).
+    """
+
+    def __init__(self, *, student_object, reference, watcher, seed, hidden, kind_word):
+        self.student_object = student_object
+        self._reference = reference
+        self._watcher = watcher
+        self.seed = seed
+        self.hidden = hidden
+        self.rng = np.random.default_rng(seed)
+        self._kind_word = kind_word
+
+    def guard(self, fn, *args, **kwargs):
+        """Run `fn(*args, **kwargs)` as student code (watched; errors captured).
+
+        Use it for anything that executes the student's code after the first
+        call: calling a returned model, iterating a returned generator.
+        """
+        try:
+            with self._watcher:
+                return fn(*args, **kwargs)
+        except (CaseTimeout, KeyboardInterrupt):
+            raise
+        except BaseException as error:  # noqa: BLE001 (SystemExit from students too)
+            raise StudentRaised(error) from None
+
+    def student(self, *args, copy_inputs=True, **kwargs):
+        """Call the student's object on (copies of) the inputs, seeded."""
+        if copy_inputs:
+            args, kwargs = fresh_copy(args), fresh_copy(kwargs)
+        seed_everything(self.seed)
+        return self.guard(self.student_object, *args, **kwargs)
+
+    def reference(self, *args, copy_inputs=True, **kwargs):
+        """Call the privately held reference on (copies of) the inputs, seeded."""
+        if copy_inputs:
+            args, kwargs = fresh_copy(args), fresh_copy(kwargs)
+        seed_everything(self.seed)
+        try:
+            return self._reference(*args, **kwargs)
+        except Exception as error:
+            raise ReferenceFailedError(
+                f"the reference raised {type(error).__name__}: {error}"
+            ) from error
+
+    def compare(self, student_out, expected, *, what="your output", mistakes=None,
+                hint=None, input_dtypes=(), **options):
+        """Compare a student value with the expected one; raise `CaseFailed` if off.
+
+        Data frames are compared by column, tuples item by item, everything
+        else with `compare_values`.
+
+        Args:
+            student_out: the student's value.
+            expected: the expected value.
+            what: how the feedback names the value.
+            mistakes: optional dict `{hint: wrong value or zero-argument
+                callable returning it}`; on a failure, the hint of the first
+                one the student's value matches is attached.
+            hint: hint to attach when no listed mistake matches.
+            input_dtypes: dtypes of the inputs (for the tolerance).
+            **options: options of `compare_values`.
+
+        Returns:
+            The passing `Comparison`.
+        """
+        result = _compare_any(student_out, expected, what=what, hidden=self.hidden,
+                              input_dtypes=input_dtypes, **options)
+        if not result.passed:
+            found = self.match_mistakes(student_out, mistakes, what=what,
+                                        input_dtypes=input_dtypes, **options)
+            raise CaseFailed(result.message, hint=found or hint, comparison=result)
+        return result
+
+    def match_mistakes(self, student_out, mistakes, **options):
+        """Return the hint of the first mistake whose value the student's matches."""
+        for mistake_hint, wrong in (mistakes or {}).items():
+            try:
+                seed_everything(self.seed)
+                wrong_value = wrong() if callable(wrong) else wrong
+                result = _compare_any(student_out, wrong_value, equal_nan=True, **options)
+            except Exception:  # a mistake that cannot run on these inputs
+                continue
+            if result.passed:
+                return mistake_hint
+        return None
+
+    def fail(self, message, hint=None):
+        """Fail the case with a message (and an optional hint)."""
+        raise CaseFailed(message, hint=hint)
+
+
+def _compare_any(student_out, expected, **options):
+    """Dispatch to the comparison that fits the expected value's type."""
+    if isinstance(expected, pd.DataFrame):
+        options.pop("input_dtypes", None)
+        options.pop("equal_nan", None)
+        return compare_frames(student_out, expected, **options)
+    if isinstance(expected, (tuple, list)):
+        return compare_sequence(student_out, expected, **options)
+    return compare_values(student_out, expected, **options)
+
+
+def _dtypes(values):
+    """Dtypes of the tensors and arrays among (nested) case inputs."""
+    found = []
+    for value in values:
+        if isinstance(value, (tuple, list)):
+            found.extend(_dtypes(value))
+        elif isinstance(value, dict):
+            found.extend(_dtypes(list(value.values())))
+        else:
+            dtype = dtype_of(value)
+            if dtype is not None and not isinstance(value, float):
+                found.append(dtype)
+    return found
+
+
+class CaseBuilder:
+    """Declares an exercise's cases; passed to the plugin's builder function.
+
+    Args:
+        seed: seed of the input generator (`rng`).
+    """
+
+    def __init__(self, seed=0):
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.cases = []
+
+    # Seeded inputs -------------------------------------------------------------
+
+    def normal(self, shape, dtype="float32", mean=0.0, std=1.0):
+        """Return a `tf.Tensor` of seeded normal values."""
+        values = self.rng.normal(mean, std, size=shape)
+        return _tf_constant(values, dtype=dtype)
+
+    def uniform(self, shape, low=0.0, high=1.0, dtype="float32"):
+        """Return a `tf.Tensor` of seeded uniform values in `[low, high)`."""
+        return _tf_constant(self.rng.uniform(low, high, size=shape), dtype=dtype)
+
+    def integers(self, low, high, shape, dtype="int32"):
+        """Return a `tf.Tensor` of seeded integers in `[low, high)`."""
+        return _tf_constant(self.rng.integers(low, high, size=shape), dtype=dtype)
+
+    def tensor(self, values, dtype="float32"):
+        """Return `tf.constant(values, dtype)`."""
+        return _tf_constant(values, dtype=dtype)
+
+    # Case kinds ----------------------------------------------------------------
+
+    def _add(self, name, run, hidden, weight):
+        if any(case.name == name for case in self.cases):
+            raise ValueError(f"Case names must be unique. Received: name={name!r}")
+        if not weight > 0:
+            raise ValueError(f"`weight` must be positive. Received: weight={weight}")
+        self.cases.append(Case(name, run, hidden=hidden, weight=weight))
+
+    def values(self, name, *args, kwargs=None, expected=None, hidden=False, weight=1.0,
+               mistakes=None, hint=None, what="your output", **options):
+        """Compare student and reference outputs on the same inputs.
+
+        Args:
+            name: case name shown in the feedback.
+            *args: the inputs (tensors, arrays, frames, numbers).
+            kwargs: keyword inputs.
+            expected: optional callable `expected(*args)` computing the
+                expected value instead of the reference (an oracle).
+            hidden: run only when hidden cases run.
+            weight: relative weight of the case in the score.
+            mistakes: dict `{hint: wrong_fn}`; `wrong_fn(*args, **kwargs)`.
+            hint: hint when no mistake matches.
+            what: how the feedback names the output.
+            **options: options of `compare_values` (`shape_policy`,
+                `allow_int`, `allow_inf`, `tol`, `names` for tuples, ...).
+        """
+        kwargs = kwargs or {}
+        input_dtypes = _dtypes(list(args) + list(kwargs.values()))
+
+        def run(ctx):
+            if expected is None:
+                want = ctx.reference(*args, **kwargs)
+            else:
+                seed_everything(ctx.seed)
+                want = expected(*fresh_copy(args), **fresh_copy(kwargs))
+            got = ctx.student(*args, **kwargs)
+            bound = {
+                h: (lambda fn=fn: fn(*fresh_copy(args), **fresh_copy(kwargs)))
+                for h, fn in (mistakes or {}).items()
+            }
+            return ctx.compare(got, want, what=what, mistakes=bound, hint=hint,
+                               input_dtypes=input_dtypes, **options)
+
+        self._add(name, run, hidden, weight)
+
+    def sample(self, name, *args, dist, kwargs=None, hidden=False, weight=1.0,
+               mistakes=None, hint=None, what="your sample", shape=None,
+               dtype_kind="f", select=None):
+        """Check a random output's moments and bounds against a distribution.
+
+        Args:
+            name: case name.
+            *args: the inputs.
+            dist: a `Normal` or `Uniform`.
+            kwargs: keyword inputs.
+            hidden: run only when hidden cases run.
+            weight: relative weight.
+            mistakes: dict `{hint: wrong_dist}`: the hint is shown when the
+                student's sample fits the wrong distribution.
+            hint: hint when no mistake matches.
+            what: how the feedback names the output.
+            shape: expected output shape, checked first (None: not checked).
+            dtype_kind: NumPy dtype kind the output must have.
+            select: optional `select(output) -> sample` (e.g. residuals).
+        """
+        kwargs = kwargs or {}
+
+        def run(ctx):
+            got = ctx.student(*args, **kwargs)
+            if shape is not None:
+                array = to_array(got, what)
+                if array.shape != tuple(shape):
+                    ctx.fail(f"{what} has shape {array.shape}, expected {tuple(shape)}")
+            values = select(got) if select is not None else got
+            result = compare_sample(values, dist, what=what)
+            if not result.passed:
+                found = None
+                for mistake_hint, wrong_dist in (mistakes or {}).items():
+                    if compare_sample(values, wrong_dist, what=what).passed:
+                        found = mistake_hint
+                        break
+                raise CaseFailed(result.message, hint=found or hint, comparison=result)
+            return result
+
+        self._add(name, run, hidden, weight)
+
+    def gradient(self, name, x, *, forward, method="tape", hidden=False, weight=1.0,
+                 mistakes=None, hint=None, what="your derivative", **options):
+        """Compare an elementwise derivative with autodiff or finite differences.
+
+        The expected value is `d/dx sum(forward(x))` in float64: with
+        `GradientTape` (`method="tape"`) or central finite differences
+        (`method="finite_difference"`, step `FINITE_DIFFERENCE_STEP`).
+
+        Args:
+            name: case name.
+            x: the input tensor.
+            forward: the elementwise function to differentiate (a TensorFlow
+                function, independent of the reference).
+            method: `"tape"` or `"finite_difference"`.
+            hidden, weight, mistakes, hint, what, **options: as in `values`.
+        """
+        if method not in ("tape", "finite_difference"):
+            raise ValueError(
+                "`method` must be 'tape' or 'finite_difference'. "
+                f"Received: method={method!r}"
+            )
+
+        def expected(x):
+            x64 = tf.cast(x, tf.float64)
+            if method == "tape":
+                with tf.GradientTape() as tape:
+                    tape.watch(x64)
+                    total = tf.reduce_sum(forward(x64))
+                return tape.gradient(total, x64)
+            step = FINITE_DIFFERENCE_STEP
+            return (forward(x64 + step) - forward(x64 - step)) / (2 * step)
+
+        if method == "finite_difference":
+            options.setdefault("tol", FINITE_DIFFERENCE)
+        self.values(name, x, expected=expected, hidden=hidden, weight=weight,
+                    mistakes=mistakes, hint=hint, what=what, **options)
+
+    def custom(self, name, fn, *, hidden=False, weight=1.0):
+        """Add a case run as `fn(ctx)` (see `CaseContext`).
+
+        `fn` returns None or a `Comparison` to pass, and raises `CaseFailed`
+        (e.g. through `ctx.compare` or `ctx.fail`) to fail.
+        """
+        self._add(name, fn, hidden, weight)
+

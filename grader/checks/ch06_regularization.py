@@ -1,0 +1,313 @@
+"""Checks of chapter 6, Regularization.
+
+`k_fold_data`, `l2_penalty` and `sgd_weight_decay` compare values;
+`dropout_layer` is random: it is checked by structure (every element is 0 or
+`x / (1 - p)`), by the fraction of zeros (within a few standard errors of
+`p`) and at `p = 0`, `p = 1` and invalid `p`; `DropoutMLP` is recomputed from
+its own weights in inference and must differ in training.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kerasdl
+from grader.compare import Comparison, to_array
+from grader.registry import exercise
+from grader.tolerances import STATISTICAL_SIGMAS, tolerance_for
+
+CHAPTER = "ch06_regularization"
+
+
+# k_fold_data ---------------------------------------------------------------------
+
+
+def _k_fold_keep_valid(k, i, X, y):
+    X, y = np.asarray(X), np.asarray(y)
+    fold_size = X.shape[0] // k
+    valid = slice(i * fold_size, (i + 1) * fold_size)
+    return X[: k * fold_size], y[: k * fold_size], X[valid], y[valid]
+
+
+def _k_fold_keep_tail(k, i, X, y):
+    X, y = np.asarray(X), np.asarray(y)
+    fold_size = X.shape[0] // k
+    valid = slice(i * fold_size, (i + 1) * fold_size)
+    keep = np.r_[0: i * fold_size, (i + 1) * fold_size: X.shape[0]]
+    return X[keep], y[keep], X[valid], y[valid]
+
+
+def _k_fold_valid_first(k, i, X, y):
+    X, y = np.asarray(X), np.asarray(y)
+    fold_size = X.shape[0] // k
+    valid = slice(i * fold_size, (i + 1) * fold_size)
+    order = np.r_[(i + 1) * fold_size: k * fold_size, 0: i * fold_size]
+    return X[order], y[order], X[valid], y[valid]
+
+
+_K_FOLD_MISTAKES = {
+    "leave the validation fold i out of the training data": _k_fold_keep_valid,
+    "use only the first k * fold_size rows; the remainder belongs to no fold":
+        _k_fold_keep_tail,
+    "keep the training folds in their original order": _k_fold_valid_first,
+}
+_K_FOLD_OPTIONS = {"names": ("X_train", "y_train", "X_valid", "y_valid"),
+                   "options": ({}, {"shape_policy": "column"}, {},
+                               {"shape_policy": "column"})}
+
+
+def _rows(n, d):
+    """Rows that show where they came from: row r is (r, r + 0.5, ...)."""
+    return tf.constant(np.arange(n)[:, None] + np.arange(d)[None, :] / 2, dtype="float32")
+
+
+@exercise("k_fold_data", chapter=CHAPTER, points=2, reference=kerasdl.k_fold_data)
+def k_fold_data_cases(c):
+    """Training and validation parts of fold i, remainder dropped, order kept."""
+    X, y = _rows(11, 3), tf.range(11, dtype="float32") * 10
+    for i in (0, 1, 2):
+        c.values(f"k=3, i={i}, 11 rows", 3, i, X, y, mistakes=_K_FOLD_MISTAKES,
+                 **_K_FOLD_OPTIONS)
+    c.values("k=5, i=4, 20 rows", 5, 4, _rows(20, 2), tf.range(20, dtype="float32"),
+             mistakes=_K_FOLD_MISTAKES, hidden=True, **_K_FOLD_OPTIONS)
+    c.values("k=4, i=2, 10 rows (remainder 2)", 4, 2, _rows(10, 1),
+             tf.range(10, dtype="float32"), mistakes=_K_FOLD_MISTAKES, hidden=True,
+             **_K_FOLD_OPTIONS)
+
+
+# l2_penalty ----------------------------------------------------------------------
+
+
+_L2_MISTAKES = {
+    "the notes' penalty has the factor 1/2: sum(w^2) / 2 (Keras L2 has none)":
+        lambda w: tf.reduce_sum(tf.cast(w, tf.float64) ** 2),
+    "square the weights: sum(w^2) / 2, not the norm":
+        lambda w: tf.norm(tf.cast(w, tf.float64)) / 2,
+    "sum over every weight, not only one axis":
+        lambda w: tf.reduce_sum(tf.cast(w, tf.float64) ** 2, axis=0) / 2,
+}
+
+
+@exercise("l2_penalty", chapter=CHAPTER, points=1, reference=kerasdl.l2_penalty)
+def l2_penalty_cases(c):
+    """Student `l2_penalty` equals `sum(w^2) / 2`."""
+    c.values("w = [1, 2, 3]", c.tensor([1.0, 2.0, 3.0]), mistakes=_L2_MISTAKES,
+             shape_policy="squeeze")
+    c.values("matrix (4, 3)", c.normal((4, 3)), mistakes=_L2_MISTAKES, shape_policy="squeeze")
+    c.values("float64 (5, 2)", c.normal((5, 2), dtype="float64"), mistakes=_L2_MISTAKES,
+             shape_policy="squeeze", hidden=True)
+
+
+# sgd_weight_decay ----------------------------------------------------------------
+
+
+def _decay_mistake(factor):
+    def wrong(w, grad, lr, wd):
+        w, grad = tf.cast(w, tf.float64), tf.cast(grad, tf.float64)
+        return factor(lr, wd) * w - lr * grad
+    return wrong
+
+
+_DECAY_MISTAKES = {
+    "shrink the weights by lr * wd: (1 - lr * wd) * w - lr * grad":
+        _decay_mistake(lambda lr, wd: 1 - wd),
+    "apply the decay: (1 - lr * wd) * w - lr * grad (not w - lr * grad)":
+        _decay_mistake(lambda lr, wd: 1.0),
+    "the decay factor is 1 - lr * wd, without a 1/2":
+        _decay_mistake(lambda lr, wd: 1 - lr * wd / 2),
+}
+
+
+@exercise("sgd_weight_decay", chapter=CHAPTER, points=1, reference=kerasdl.sgd_weight_decay)
+def sgd_weight_decay_cases(c):
+    """Student update equals `(1 - lr*wd) * w - lr * grad`."""
+    c.values("w (3, 2), lr 0.1, wd 0.5", c.normal((3, 2)), c.normal((3, 2)), 0.1, 0.5,
+             mistakes=_DECAY_MISTAKES)
+    c.values("w (4,), lr 0.03, wd 3", c.normal((4,)), c.normal((4,)), 0.03, 3.0,
+             mistakes=_DECAY_MISTAKES)
+    c.values("float64, wd 0 (plain SGD)", c.normal((5,), dtype="float64"),
+             c.normal((5,), dtype="float64"), 0.2, 0.0, mistakes=_DECAY_MISTAKES, hidden=True)
+
+
+# dropout_layer -------------------------------------------------------------------
+
+# Elements in the statistical dropout cases: the fraction of zeros then has
+# a standard error of sqrt(p (1 - p) / n) ~ 0.005.
+DROPOUT_SAMPLE = (100, 100)
+
+
+def _dropout_statistics(p, dtype="float32"):
+    """Case: every element is 0 or x / (1 - p), and about a fraction p are 0."""
+
+    def run(ctx):
+        X = tf.constant(ctx.rng.uniform(0.5, 2.0, size=DROPOUT_SAMPLE), dtype=dtype)
+        out = to_array(ctx.student(X, p), "your output")
+        if out.shape != DROPOUT_SAMPLE:
+            ctx.fail(f"your output has shape {out.shape}, expected {DROPOUT_SAMPLE}")
+        if out.dtype.kind != "f" or not np.all(np.isfinite(out)):
+            ctx.fail("your output is not all finite floats")
+        x = X.numpy().astype("float64")
+        out = out.astype("float64")
+        tol = tolerance_for(dtype, out.dtype)
+        zero = out == 0.0
+        scaled = np.abs(out - x / (1 - p)) <= tol.atol + tol.rtol * x / (1 - p)
+        unscaled = np.abs(out - x) <= tol.atol + tol.rtol * x
+        if not np.all(zero | scaled):
+            if np.all(zero | unscaled):
+                ctx.fail("kept elements are not scaled",
+                         hint="divide the kept elements by 1 - dropout (inverted dropout)")
+            if np.all(zero | (np.abs(out - x / p) <= tol.atol + tol.rtol * x / p)):
+                ctx.fail("kept elements are scaled by 1 / p",
+                         hint="divide by the keep probability 1 - dropout, not by dropout")
+            ctx.fail("some elements are neither 0 nor x / (1 - dropout)")
+        fraction = float(zero.mean())
+        band = STATISTICAL_SIGMAS * math.sqrt(p * (1 - p) / zero.size)
+        if abs(fraction - p) > band:
+            hint = None
+            if abs(fraction - (1 - p)) <= band:
+                hint = "zero each element with probability dropout (keep it with 1 - dropout)"
+            ctx.fail(f"{fraction:.3f} of the elements are 0, expected {p} +- {band:.3f}",
+                     hint=hint)
+        return Comparison(True, f"{fraction:.3f} of the elements are 0 (expected {p}), "
+                                "kept ones scaled by 1 / (1 - dropout)")
+
+    return run
+
+
+def _dropout_edge(p):
+    """Case: dropout 0 returns X, dropout 1 returns zeros."""
+
+    def run(ctx):
+        X = tf.constant(ctx.rng.normal(size=(4, 5)), dtype="float32")
+        got = ctx.student(X, p)
+        want = X if p == 0 else tf.zeros_like(X)
+        hint = ("handle dropout == 1 separately: return zeros (0 / 0 is NaN)"
+                if p == 1 else "with dropout == 0 nothing is dropped: return X")
+        return ctx.compare(got, want, hint=hint, input_dtypes=("float32",))
+
+    return run
+
+
+def _dropout_invalid(p):
+    """Case: a dropout outside [0, 1] raises ValueError."""
+
+    def run(ctx):
+        X = tf.ones((2, 3))
+        try:
+            ctx.guard(ctx.student_object, X, p)
+        except Exception as raised:
+            error = getattr(raised, "error", raised)
+            if isinstance(error, ValueError):
+                return Comparison(True, f"dropout={p} raised ValueError")
+            ctx.fail(f"dropout={p} raised {type(error).__name__}, expected ValueError")
+        ctx.fail(f"dropout={p} did not raise", hint="raise ValueError when dropout is "
+                 "outside [0, 1]")
+
+    return run
+
+
+@exercise("dropout_layer", chapter=CHAPTER, points=3, reference=kerasdl.dropout_layer)
+def dropout_layer_cases(c):
+    """Inverted dropout: zero with probability p, scale the rest by 1 / (1 - p)."""
+    c.custom("dropout 0.3 on 10000 elements", _dropout_statistics(0.3), weight=2)
+    c.custom("dropout 0 returns X", _dropout_edge(0.0))
+    c.custom("dropout 1 returns zeros", _dropout_edge(1.0))
+    c.custom("dropout 1.5 raises ValueError", _dropout_invalid(1.5))
+    c.custom("dropout 0.8, float64", _dropout_statistics(0.8, "float64"), hidden=True)
+    c.custom("dropout -0.1 raises ValueError", _dropout_invalid(-0.1), hidden=True)
+
+
+# DropoutMLP ----------------------------------------------------------------------
+
+
+def _dense_params(net, shapes):
+    """The student's (kernel, bias) arrays, matched to the expected shapes in order."""
+    variables = [v.numpy() for v in net.trainable_variables]
+    found = []
+    for kernel_shape, bias_shape in shapes:
+        for index in range(len(variables) - 1):
+            if variables[index].shape == kernel_shape and variables[index + 1].shape == bias_shape:
+                found.append((variables[index], variables[index + 1]))
+                del variables[index: index + 2]
+                break
+        else:
+            return None
+    return found
+
+
+def _mlp_forward(X, layers, softmax=False):
+    H = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)  # (N, ...) -> (N, d)
+    for number, (W, b) in enumerate(layers):
+        H = H @ W + b
+        if number < len(layers) - 1:
+            H = np.maximum(H, 0.0)
+    if softmax:
+        H = np.exp(H - H.max(axis=1, keepdims=True))
+        H = H / H.sum(axis=1, keepdims=True)
+    return H
+
+
+def _dropout_mlp_case(num_outputs, num_hiddens1, num_hiddens2, dropout1, dropout2, shape):
+    def run(ctx):
+        net = ctx.student(num_outputs, num_hiddens1, num_hiddens2, dropout1, dropout2)
+        if not isinstance(net, keras.Model):
+            ctx.fail(f"DropoutMLP(...) is a {type(net).__name__}, not a keras.Model")
+        X = tf.constant(ctx.rng.uniform(size=(8, *shape)), dtype="float32")
+        inference = to_array(ctx.guard(net, X, training=False), "your inference output")
+        num_inputs = int(np.prod(shape))
+        layers = _dense_params(net, [((num_inputs, num_hiddens1), (num_hiddens1,)),
+                                     ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
+                                     ((num_hiddens2, num_outputs), (num_outputs,))])
+        if layers is None:
+            ctx.fail("could not find three Dense layers of the expected sizes",
+                     hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
+                          "Dense(num_hiddens2, relu) -> dropout -> Dense(num_outputs)")
+        flat = X.numpy()
+        ctx.compare(inference, _mlp_forward(flat, layers),
+                    what="your output with training=False",
+                    mistakes={"the last layer outputs logits: no softmax":
+                              lambda: _mlp_forward(flat, layers, softmax=True)},
+                    hint="with training=False the model must not drop anything; "
+                         "relu on both hidden layers",
+                    input_dtypes=("float32",))
+        default = to_array(ctx.guard(net, X), "your output with no training argument")
+        ctx.compare(default, inference, what="your output when called as net(X)",
+                    hint="training=None (a plain call) is inference: no dropout")
+        training = to_array(ctx.guard(net, X, training=True), "your training output")
+        if training.shape != inference.shape or not np.all(np.isfinite(training)):
+            ctx.fail("your output with training=True is not finite or has the wrong shape")
+        if np.max(np.abs(training - inference)) <= 1e-6 * max(1.0, np.abs(inference).max()):
+            ctx.fail("with training=True your model gives the same output as in "
+                     "inference: dropout is never active",
+                     hint="accept `training` in call() and apply dropout only "
+                          "`if training:`")
+        return Comparison(True, "inference matches the Dense layers; training=True drops units")
+
+    return run
+
+
+def _no_dropout_case(shape):
+    """Case: with dropout rates 0, training and inference outputs agree."""
+
+    def run(ctx):
+        net = ctx.student(4, 16, 8, 0.0, 0.0)
+        X = tf.constant(ctx.rng.uniform(size=(6, *shape)), dtype="float32")
+        inference = ctx.guard(net, X, training=False)
+        training = ctx.guard(net, X, training=True)
+        return ctx.compare(training, inference, what="your output with dropout 0 in training",
+                           hint="use the dropout1/dropout2 arguments, not fixed rates")
+
+    return run
+
+
+@exercise("DropoutMLP", chapter=CHAPTER, points=3, reference=kerasdl.DropoutMLP,
+          kind="model", reuses=("dropout_layer",))
+def dropout_mlp_cases(c):
+    """Inference output recomputed from the Dense weights; dropout only in training."""
+    c.custom("(10, 64, 32, 0.5, 0.5) on (28, 28, 1) images",
+             _dropout_mlp_case(10, 64, 32, 0.5, 0.5, (28, 28, 1)), weight=2)
+    c.custom("dropout rates 0: training equals inference", _no_dropout_case((6, 6, 1)))
+    c.custom("(3, 12, 9, 0.2, 0.7) on (5, 5, 1) images",
+             _dropout_mlp_case(3, 12, 9, 0.2, 0.7, (5, 5, 1)), hidden=True)

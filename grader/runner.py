@@ -1,0 +1,154 @@
+"""The runner: grade one submitted object against one exercise.
+
+For every case it seeds Python/NumPy/TensorFlow/Keras identically for student
+and reference, turns TF32 off on a GPU, keeps stderr silent, enforces the
+time budget, turns student exceptions into failed cases and watches for calls
+into the reference. The score is `points * passed weight / run weight`.
+"""
+
+import os
+import time
+
+from grader.cases import CaseBuilder, CaseContext, StudentRaised
+from grader.errors import CaseFailed, GraderError, PluginError
+from grader.integrity import CallWatcher, fingerprint_intact, static_violation
+from grader.registry import DEFAULT_TIMEOUTS
+from grader.results import CaseResult, Score
+from grader.sandbox import CaseTimeout, seed_everything, silenced, tf32_disabled, time_budget
+
+__all__ = ["TIMEOUT_ENV", "HIDDEN_ENV", "run_exercise", "hidden_enabled", "case_timeout"]
+
+TIMEOUT_ENV = "KERASDL_GRADER_CASE_TIMEOUT"
+HIDDEN_ENV = "NBGRADER_EXECUTION"
+# What a failed hidden case says instead of its message.
+HIDDEN_FAILURE = "your output is not right on this hidden case"
+# Student exception messages are cut to this many characters in the feedback.
+MAX_ERROR_CHARS = 200
+
+_perf_counter = time.perf_counter
+
+
+def hidden_enabled(hidden):
+    """Whether hidden cases run: `hidden=True`, or None under nbgrader autograde."""
+    if hidden is None:
+        return os.environ.get(HIDDEN_ENV) == "autograde"
+    return bool(hidden)
+
+
+def case_timeout(spec):
+    """Per-case budget: env var, else the exercise's `timeout`, else its kind's."""
+    value = os.environ.get(TIMEOUT_ENV)
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise GraderError(
+                f"{TIMEOUT_ENV} must be a number of seconds. Received: {TIMEOUT_ENV}={value!r}"
+            ) from None
+        return seconds if seconds > 0 else None
+    return spec.timeout or DEFAULT_TIMEOUTS[spec.kind]
+
+
+def _one_line(error):
+    text = str(error).strip().splitlines()
+    text = text[0] if text else ""
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def build_cases(spec):
+    """Run a plugin's builder and return its cases (instructor errors raise)."""
+    builder = CaseBuilder(spec.seed)
+    seed_everything(spec.seed)
+    try:
+        spec.build(builder)
+    except Exception as error:
+        raise PluginError(
+            f"the cases of exercise {spec.id!r} (module {spec.module!r}) could not be "
+            f"built: {type(error).__name__}: {error}"
+        ) from error
+    return builder.cases
+
+
+def run_exercise(spec, obj, *, hidden=None, guard=None):
+    """Grade `obj` against exercise `spec` and return a `Score`.
+
+    Args:
+        spec: the `Exercise`.
+        obj: the student's function, class or factory.
+        hidden: run hidden cases (`True`), not (`False`), or decide from the
+            `NBGRADER_EXECUTION` environment variable (None).
+        guard: optional zero-argument callable returning a message when the
+            grader itself was tampered with (else None).
+
+    Returns:
+        The `Score`.
+    """
+    if not fingerprint_intact(spec.fingerprint):
+        return Score(0.0, exercise=spec.id, points=spec.points, integrity_message=(
+            "the kerasdl reference was modified in this kernel; restart the "
+            "kernel and run the notebook again"))
+    tampered = guard() if guard is not None else None
+    if tampered:
+        return Score(0.0, exercise=spec.id, points=spec.points, integrity_message=tampered)
+    violation = static_violation(obj, spec.reference)
+    if violation:
+        return Score(0.0, exercise=spec.id, points=spec.points, integrity_message=(
+            f"{violation}: submit your own implementation"))
+    run_hidden = hidden_enabled(hidden)
+    budget = case_timeout(spec)
+    kind_word = "function" if spec.kind == "function" else "code"
+    watcher = CallWatcher(spec.reuses)
+    results = []
+    timed_out = False
+    with silenced(), tf32_disabled():
+        cases = [c for c in build_cases(spec) if run_hidden or not c.hidden]
+        for index, case in enumerate(cases):
+            if timed_out:
+                results.append(CaseResult(case.name, False, "skipped after a timeout",
+                                          hidden=case.hidden, weight=case.weight))
+                continue
+            ctx = CaseContext(student_object=obj, reference=spec.reference,
+                              watcher=watcher, seed=spec.seed + index,
+                              hidden=case.hidden, kind_word=kind_word)
+            start = _perf_counter()
+            result = CaseResult(case.name, False, hidden=case.hidden, weight=case.weight)
+            try:
+                with time_budget(budget):
+                    outcome = case.run(ctx)
+                result.passed = True
+                result.message = getattr(outcome, "message", None) or "passed"
+                result.max_abs_err = getattr(outcome, "max_abs_err", None)
+                result.max_rel_err = getattr(outcome, "max_rel_err", None)
+            except CaseTimeout:
+                timed_out = True
+                result.message = (f"your {kind_word} did not finish within {budget:g} s "
+                                  "(an endless loop?)")
+            except StudentRaised as raised:
+                result.message = f"your {kind_word} raised {_one_line(raised.error)}"
+            except CaseFailed as failed:
+                # A hidden case's message could reveal expected values: withheld.
+                result.message = (HIDDEN_FAILURE if case.hidden else failed.message)
+                result.hint = failed.hint
+                if failed.comparison is not None:
+                    result.max_abs_err = failed.comparison.max_abs_err
+                    result.max_rel_err = failed.comparison.max_rel_err
+                    result.worst_index = failed.comparison.worst_index
+            except GraderError:
+                raise
+            except Exception as error:  # the student's output broke the check
+                result.message = f"your output could not be checked: {_one_line(error)}"
+            result.seconds = _perf_counter() - start
+            results.append(result)
+            if watcher.violation:
+                break
+    if watcher.violation:
+        return Score(0.0, exercise=spec.id, points=spec.points, results=results,
+                     integrity_message=(f"{watcher.violation}; this exercise asks for "
+                                        "your own implementation"))
+    total = sum(r.weight for r in results)
+    earned = sum(r.weight for r in results if r.passed)
+    value = spec.points * earned / total if total else 0.0
+    return Score(value, exercise=spec.id, points=spec.points, results=results)
+

@@ -1,0 +1,14 @@
+"""Chapter 6 checks: correct answers get full points, known mistakes their hint."""
+
+import pytest
+
+import grader
+from fixtures import ch06
+from fixtures.table import assert_expected, case_id
+
+
+@pytest.mark.parametrize("exercise_id, implementation, expected", ch06.CASES, ids=case_id)
+def test_chapter_6_table(exercise_id, implementation, expected, capsys):
+    """Does each implementation get the score and hint the table expects?"""
+    score = grader.check(exercise_id, implementation, hidden=True)
+    assert_expected(score, expected, capsys.readouterr().out)

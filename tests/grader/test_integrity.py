@@ -1,0 +1,104 @@
+"""Integrity: the reference itself, a wrapper or a subclass of it scores 0."""
+
+import inspect
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import grader
+import kerasdl
+from test_registry import CHAPTER_2_TO_6_POINTS
+
+IDS = sorted(CHAPTER_2_TO_6_POINTS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reference_itself_scores_zero(exercise_id, capsys):
+    """Does submitting the kerasdl reference itself score 0 with a message?"""
+    score = grader.check(exercise_id, getattr(kerasdl, exercise_id), hidden=True)
+    assert float(score) == 0.0
+    assert "kerasdl reference itself" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_wrapper_calling_reference_scores_zero(exercise_id, capsys):
+    """Does a function that calls the kerasdl reference score 0 with a message?"""
+    reference = getattr(kerasdl, exercise_id)
+
+    def wrapper(*args, **kwargs):
+        return reference(*args, **kwargs)
+
+    score = grader.check(exercise_id, wrapper, hidden=True)
+    assert float(score) == 0.0
+    out = capsys.readouterr().out
+    assert "your code called kerasdl's" in out, out
+
+
+@pytest.mark.parametrize("exercise_id", [i for i in IDS if inspect.isclass(getattr(kerasdl, i))])
+def test_subclass_of_reference_scores_zero(exercise_id, capsys):
+    """Does a subclass of a kerasdl reference class score 0?"""
+    subclass = type("Mine", (getattr(kerasdl, exercise_id),), {})
+    assert float(grader.check(exercise_id, subclass)) == 0.0
+    assert "derives from kerasdl's" in capsys.readouterr().out
+
+
+def test_declared_reuse_is_allowed(capsys):
+    """May train_linreg call the references it declares it reuses?"""
+    def train_linreg(features, labels, lr, num_epochs, batch_size):
+        w = tf.Variable(tf.random.normal((features.shape[1], 1), stddev=0.01))
+        b = tf.Variable(tf.zeros(1))
+        for _ in range(num_epochs):
+            for X, y in kerasdl.data_iter(batch_size, features, labels):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_sum(kerasdl.squared_loss(kerasdl.linreg(X, w, b), y))
+                kerasdl.sgd([w, b], tape.gradient(loss, [w, b]), lr, len(X))
+        return w, b
+
+    score = grader.check("train_linreg", train_linreg)
+    assert float(score) == 3.0, capsys.readouterr().out
+
+
+def test_undeclared_helper_call_scores_zero(capsys):
+    """Does calling another (non-reused) kerasdl function, even a private one, score 0?"""
+    def softmax(X):
+        kerasdl.softmax_regression._as_float_tensor(X)
+        e = tf.exp(X - tf.reduce_max(X, axis=1, keepdims=True))
+        return e / tf.reduce_sum(e, axis=1, keepdims=True)
+
+    assert float(grader.check("softmax", softmax)) == 0.0
+    assert "_as_float_tensor" in capsys.readouterr().out
+
+
+def test_monkeypatched_numpy_scores_zero(monkeypatch, capsys):
+    """Does replacing numpy.allclose to force a pass score 0?"""
+    monkeypatch.setattr(np, "allclose", lambda *args, **kwargs: True)
+    assert float(grader.check("relu", lambda x: x)) == 0.0
+    assert "numpy was modified" in capsys.readouterr().out
+
+
+def test_patched_grader_helper_scores_zero(monkeypatch, capsys):
+    """Does replacing a grader comparison function score 0?"""
+    from grader import compare
+
+    monkeypatch.setattr(compare, "compare_values",
+                        lambda *a, **k: compare.Comparison(True, "ok"))
+    assert float(grader.check("relu", lambda x: x)) == 0.0
+    assert "grader was modified" in capsys.readouterr().out
+
+
+def test_patched_reference_code_is_detected(monkeypatch, capsys):
+    """Does swapping the reference's code (to the student's) score 0?"""
+    def student(X):
+        return X
+
+    monkeypatch.setattr(kerasdl.relu, "__code__", student.__code__)
+    assert float(grader.check("relu", student)) == 0.0
+    assert "kerasdl reference was modified" in capsys.readouterr().out
+
+
+def test_replaced_module_attribute_does_not_change_reference(monkeypatch):
+    """Is the reference held privately, so replacing kerasdl.relu changes nothing?"""
+    monkeypatch.setattr(kerasdl, "relu", lambda x: x)
+    assert float(grader.check("relu", lambda x: x, quiet=True)) < 1.0
+    assert float(grader.check("relu", lambda x: tf.maximum(x, 0.0), quiet=True)) == 1.0
