@@ -1,0 +1,42 @@
+"""The sample class: who the demo students are and what they submit.
+
+Every assignment of the demo gets one submission from each of the seven
+students below. A submission starts from the released notebook; each solution
+cell (keyed by its nbgrader ``grade_id``) is filled with the student's code,
+or, for cells the student did not write specifically, with the instructor's
+solution (`base="solution"`) or left as the released stub (`base="stub"`).
+`expected` lists the points of each graded cell that differ from the base's
+default (full points for "solution", zero for "stub"); each value is derived
+from the exercise's cases (see the comment beside it).
+"""
+
+import dataclasses
+
+__all__ = ["STUDENTS", "Submission"]
+
+# The sample students, the same in every assignment, with their persona.
+STUDENTS = {
+    "ana": "complete and correct: the instructor's solution",
+    "ben": "correct in an unusual way: NumPy loops and float64",
+    "chloe": "the chapter's typical mistakes",
+    "dan": "untouched stub: the released notebook",
+    "eve": "code that raises",
+    "finn": "one function that loops forever",
+    "gia": "tries to cheat: calls the reference, always-equal objects, patches NumPy",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    """One student's submission to one assignment.
+
+    Attributes:
+        answers: dict, solution cell ``grade_id`` -> the student's code for it.
+        base: ``"solution"`` or ``"stub"``, what fills the other solution cells.
+        expected: dict, graded cell ``grade_id`` -> expected points, for cells
+            whose expected score is not the base's default.
+    """
+
+    answers: dict = dataclasses.field(default_factory=dict)
+    base: str = "solution"
+    expected: dict = dataclasses.field(default_factory=dict)

@@ -1,0 +1,173 @@
+"""Tests of the demo's sample class (`grader.demo`).
+
+The mechanics run on a tiny repository made here (one assignment, two graded
+cells); the real sample class is checked against the real notebooks without
+executing them (``make demo`` runs it end to end).
+"""
+
+import types
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from grader import demo
+from grader.demo.students import STUDENTS, Submission
+
+REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "hw1"
+CONFIG = """\
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = "tiny"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+"""
+SOLUTION = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+TINY_SUBMISSIONS = {
+    "ok": Submission(),
+    "stub": Submission(base="stub"),
+    "odd": Submission(answers={"double": "def double(x):\n    return x + x"}),
+}
+
+
+def _meta(grade_id, *, solution=False, grade=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": not solution,
+            "schema_version": 3, "solution": solution}  # fmt: skip
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+@pytest.fixture(scope="module")
+def tiny_repo(tmp_path_factory):
+    """A repository with nbgrader_config.py and solutions/hw1/hw1.ipynb."""
+    repo = tmp_path_factory.mktemp("repo")
+    (repo / "nbgrader_config.py").write_text(CONFIG)
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell(SOLUTION, metadata=_meta("double", solution=True)),
+        v4.new_code_cell('print("checking double")\nassert double(3) == 6',
+                         metadata=_meta("test_double", grade=True, points=2)),
+        v4.new_code_cell("assert double(-1) == -2",
+                         metadata=_meta("test_negative", grade=True, points=1)),
+    ])  # fmt: skip
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (repo / "solutions" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(nb, repo / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def tiny_course(tiny_repo, tmp_path_factory):
+    return demo.build_course(tmp_path_factory.mktemp("demo") / "course", [ASSIGNMENT], tiny_repo)
+
+
+@pytest.fixture
+def tiny_module(monkeypatch):
+    """Make `grader.demo` use TINY_SUBMISSIONS for the tiny assignment."""
+    monkeypatch.setattr(demo, "_module", lambda assignment: types.SimpleNamespace(
+        SUBMISSIONS=TINY_SUBMISSIONS))  # fmt: skip
+
+
+def _solution_source(course, student):
+    nb = nbformat.read(course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    return nb.cells[0].source
+
+
+def test_solution_code_strips_markers():
+    """Does a full-marks student submit the solution without its BEGIN/END lines?"""
+    cell = nbformat.v4.new_code_cell(SOLUTION)
+    assert demo.solution_code(cell) == "def double(x):\n    return 2 * x"
+
+
+def test_build_course_releases_and_records(tiny_course):
+    """Does build_course write the released notebook and a gradebook?"""
+    released = nbformat.read(tiny_course / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    assert "NotImplementedError" in released.cells[0].source
+    assert (tiny_course / "gradebook.db").exists()
+
+
+def test_build_course_rejects_unknown_assignment(tiny_repo, tmp_path):
+    """Is an assignment without solutions/ refused by name?"""
+    with pytest.raises(ValueError, match="Received: assignment=ch99"):
+        demo.build_course(tmp_path / "course", ["ch99"], tiny_repo)
+
+
+def test_sample_class_fills_solution_cells(tiny_course, tiny_module):
+    """Does each submission get its own code, the solution, or the stub, by grade_id?"""
+    demo.make_sample_class(tiny_course, ASSIGNMENT)
+    assert _solution_source(tiny_course, "ok") == "def double(x):\n    return 2 * x"
+    assert _solution_source(tiny_course, "odd") == "def double(x):\n    return x + x"
+    assert "NotImplementedError" in _solution_source(tiny_course, "stub")
+    stamp = tiny_course / "submitted" / "ok" / ASSIGNMENT / "timestamp.txt"
+    assert stamp.read_text() == demo.TIMESTAMP
+
+
+def test_sample_class_rejects_unknown_cell(tiny_course, monkeypatch):
+    """Is an answer for a solution cell the notebook lacks refused?"""
+    bad = {"x": Submission(answers={"triple": "def triple(x): ..."})}
+    monkeypatch.setattr(demo, "_module", lambda a: types.SimpleNamespace(SUBMISSIONS=bad))
+    with pytest.raises(ValueError, match=r"Received: answers=\['triple'\]"):
+        demo.make_sample_class(tiny_course, ASSIGNMENT)
+
+
+def test_unknown_demo_assignment():
+    """Is an assignment without a sample class refused by name?"""
+    with pytest.raises(ValueError, match="Received: assignment=ch99_nothing"):
+        demo._module("ch99_nothing")
+
+
+def test_expected_scores_defaults(tiny_course):
+    """Are the defaults full points for a solution base and zero for a stub?"""
+    subs = {"ok": Submission(), "stub": Submission(base="stub"),
+            "half": Submission(expected={"test_double": 1.0})}  # fmt: skip
+    expected = demo.expected_scores(tiny_course, ASSIGNMENT, subs)
+    assert expected == {
+        ("ok", "test_double"): 2.0, ("ok", "test_negative"): 1.0,
+        ("stub", "test_double"): 0.0, ("stub", "test_negative"): 0.0,
+        ("half", "test_double"): 1.0, ("half", "test_negative"): 1.0,
+    }  # fmt: skip
+
+
+def test_compare_scores_flags_mismatch():
+    """Is MISMATCH written on exactly the rows whose actual score differs or is missing?"""
+    grades = pd.DataFrame({"student_id": ["a", "b"], "t1": [2.0, 1.0], "t2": [1.0, np.nan]})
+    expected = {("a", "t1"): 2.0, ("a", "t2"): 1.0, ("b", "t1"): 2.0, ("b", "t2"): 0.0,
+                ("c", "t1"): 0.0}  # fmt: skip
+    table = demo.compare_scores(grades, expected)
+    assert list(table["status"]) == ["ok", "ok", "MISMATCH", "MISMATCH", "MISMATCH"]
+
+
+@pytest.mark.slow
+def test_run_demo_reports_mismatch(tiny_repo, tmp_path, monkeypatch, capsys):
+    """Does the demo grade the class, print MISMATCH on a wrong expectation and exit 1?"""
+    subs = dict(TINY_SUBMISSIONS)
+    # Deliberately wrong: the stub scores 0 on test_negative, not 1.
+    subs["stub"] = Submission(base="stub", expected={"test_negative": 1.0})
+    monkeypatch.setattr(demo, "_module", lambda a: types.SimpleNamespace(SUBMISSIONS=subs))
+    code = demo.run_demo([ASSIGNMENT], tmp_path / "course", jobs=2, timeout=30,
+                         repo_dir=tiny_repo)  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 1
+    mismatch_rows = [line for line in printed.splitlines() if line.rstrip().endswith("MISMATCH")]
+    assert len(mismatch_rows) == 1 and "stub" in mismatch_rows[0]
+    assert "grades.csv: " in printed and "feedback (3 files)" in printed
+    assert (tmp_path / "course" / "reports" / ASSIGNMENT / "pass_rates.png").exists()
+
+
+@pytest.mark.parametrize("assignment", demo.DEFAULT_ASSIGNMENTS)
+def test_sample_class_matches_real_notebook(assignment):
+    """Do the demo's submissions name real solution cells and in-range expected points?"""
+    source = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    solutions = {demo._grade_id(c) for c in source.cells if demo._is_solution(c)}
+    points = {demo._grade_id(c): c.metadata["nbgrader"]["points"]
+              for c in source.cells if demo._is_autograded(c)}  # fmt: skip
+    submissions = demo._module(assignment).SUBMISSIONS
+    assert set(submissions) == set(STUDENTS)
+    for student, submission in submissions.items():
+        assert set(submission.answers) <= solutions, student
+        for cell, value in submission.expected.items():
+            assert cell in points, (student, cell)
+            assert 0.0 <= value <= points[cell], (student, cell)
