@@ -1,0 +1,749 @@
+"""Model and layer comparisons: structure, parameter counts, weight transfer.
+
+A student may build a network in many valid ways: `keras.Sequential`, the
+functional API, a `keras.layers.Layer` or `keras.Model` subclass, nested
+Sequentials, `ReLU` layers instead of `activation="relu"`, `Activation`
+layers, activations applied in `call` with `tf.nn.relu`. `trace_ops` reduces
+every one of them to the same canonical sequence of primitive operations
+(`Op`): convolution, dense, pooling, activation, flatten, dropout, batch
+norm, concatenation, addition, in the order they run.
+
+It traces one inference call of the model into a TensorFlow graph (no
+numbers are computed) while recording which leaf layer ran when; graph
+operations that ran outside every leaf layer (`tf.nn.relu` in a custom
+`call`, the `+` of a skip connection, `tf.concat`) become ops of their own.
+
+Then:
+
+* `compare_structure(student_ops, reference_ops)` reports the first
+  mismatch in the notes' terms ("layer 3: expected average pooling 2x2,
+  stride 2, found max pooling 2x2, stride 2");
+* `parameter_counts(model)` returns the trainable and non-trainable counts
+  (no forward pass);
+* `randomize_weights` and `transfer_weights` give the reference seeded
+  weights and copy them into the student's matching layers, so
+  `compare_outputs` can check functional equivalence in training and
+  inference mode.
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from grader.compare import Comparison, compare_values
+from grader.tolerances import Tolerance
+
+__all__ = [
+    "MODEL_FLOAT32",
+    "Op",
+    "StructureMismatch",
+    "Mismatch",
+    "trace_ops",
+    "compare_structure",
+    "parameter_counts",
+    "weighted_ops",
+    "randomize_weights",
+    "transfer_weights",
+    "compare_outputs",
+    "input_shape_of",
+    "mismatch_hint",
+    "ModelCases",
+    "TRANSFER_SEED",
+]
+
+# Deep float32 networks: convolutions summed in another order by another
+# (valid) implementation drift by a few ulps per layer; 1e-4 relative and
+# absolute (on the output's scale) stays far below any structural mistake.
+MODEL_FLOAT32 = Tolerance("float32 model", rtol=1e-4, atol=1e-4)
+
+# TensorFlow graph operations (type -> activation name) recognised as an
+# activation when they run outside every leaf layer.
+_GRAPH_ACTIVATIONS = {
+    "Relu": "relu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Softmax": "softmax",
+    "LogSoftmax": "log_softmax",
+    "Relu6": "relu6",
+    "Elu": "elu",
+    "Selu": "selu",
+    "LeakyRelu": "leaky_relu",
+}
+# Graph operations that add two tensors (a skip connection when both
+# operands have the same shape and neither is a constant).
+_GRAPH_ADDS = ("AddV2", "Add")
+_GRAPH_CONCATS = ("ConcatV2", "Concat")
+# Kinds of ops that carry weights (transferred between models).
+_WEIGHTED_KINDS = ("convolution", "dense", "batch norm", "custom layer")
+# Kinds whose relative order may differ between valid implementations of a
+# multi-branch block (paths computed in another order).
+_BRANCH_KINDS = ("concatenation", "addition")
+
+
+class StructureMismatch(ValueError):
+    """Two models cannot be matched layer by layer (weights cannot be copied)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """One primitive operation of a network, in the notes' terms.
+
+    Attributes:
+        kind: `"convolution"`, `"dense"`, `"max pooling"`, `"average pooling"`,
+            `"global average pooling"`, `"global max pooling"`, `"flatten"`,
+            `"dropout"`, `"batch norm"`, `"activation"`, `"concatenation"`,
+            `"addition"` or `"custom layer"`.
+        attrs: sorted `(name, value)` pairs compared between models
+            (`filters`, `kernel_size`, `strides`, `padding`, `units`,
+            `pool_size`, `rate`, `activation`, `class`).
+        layer: the Keras layer that runs the op (None for graph ops); not compared.
+    """
+
+    kind: str
+    attrs: tuple = ()
+    layer: object = dataclasses.field(default=None, compare=False, repr=False)
+
+    def attr(self, name, default=None):
+        """Return the value of one attribute."""
+        return dict(self.attrs).get(name, default)
+
+    def describe(self):
+        """The op in the notes' terms: `convolution 5x5, 6 channels, same padding`."""
+        a = dict(self.attrs)
+        if self.kind == "convolution":
+            text = f"convolution {_size(a['kernel_size'])}, {a['filters']} channels"
+            text += _stride_text(a["strides"]) + f", {a['padding']} padding"
+            return text
+        if self.kind == "dense":
+            return f"dense layer with {a['units']} units"
+        if self.kind in ("max pooling", "average pooling"):
+            return (f"{self.kind} {_size(a['pool_size'])}" + _stride_text(a["strides"])
+                    + f", {a['padding']} padding")
+        if self.kind == "dropout":
+            return f"dropout {a['rate']:g}"
+        if self.kind == "activation":
+            return f"{a['activation']} activation"
+        if self.kind == "custom layer":
+            return f"layer {a['class']}"
+        return self.kind
+
+
+def _size(pair):
+    return "x".join(str(v) for v in pair)
+
+
+def _stride_text(strides):
+    return f", stride {strides[0]}" if strides[0] == strides[1] else f", stride {_size(strides)}"
+
+
+def _pair(value):
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) for v in value)
+    return (int(value), int(value))
+
+
+def _activation_name(activation):
+    """Name of a Keras activation function (`None` for linear)."""
+    if activation is None:
+        return None
+    name = getattr(activation, "__name__", None) or str(activation)
+    return None if name == "linear" else name
+
+
+def _leaf_ops(layer):
+    """Canonical ops of one leaf layer (a layer without sublayers)."""
+    L = keras.layers
+    if isinstance(layer, L.InputLayer):
+        return []
+    if isinstance(layer, L.Conv2D):
+        ops = [Op("convolution", (("filters", int(layer.filters)),
+                                  ("kernel_size", _pair(layer.kernel_size)),
+                                  ("padding", layer.padding),
+                                  ("strides", _pair(layer.strides))), layer)]
+        name = _activation_name(layer.activation)
+        return ops + ([Op("activation", (("activation", name),))] if name else [])
+    if isinstance(layer, L.Dense):
+        ops = [Op("dense", (("units", int(layer.units)),), layer)]
+        name = _activation_name(layer.activation)
+        return ops + ([Op("activation", (("activation", name),))] if name else [])
+    pools = ((L.MaxPooling2D, "max pooling"), (L.AveragePooling2D, "average pooling"))
+    for cls, kind in pools:
+        if isinstance(layer, cls):
+            return [Op(kind, (("padding", layer.padding),
+                              ("pool_size", _pair(layer.pool_size)),
+                              ("strides", _pair(layer.strides))), layer)]
+    if isinstance(layer, L.GlobalAveragePooling2D):
+        return [Op("global average pooling", (), layer)]
+    if isinstance(layer, L.GlobalMaxPooling2D):
+        return [Op("global max pooling", (), layer)]
+    if isinstance(layer, L.Flatten):
+        return [Op("flatten", (), layer)]
+    if isinstance(layer, L.Dropout):
+        return [Op("dropout", (("rate", float(layer.rate)),), layer)]
+    if isinstance(layer, L.BatchNormalization):
+        return [Op("batch norm", (), layer)]
+    if isinstance(layer, L.Activation):
+        name = _activation_name(layer.activation)
+        return [Op("activation", (("activation", name),), layer)] if name else []
+    if isinstance(layer, L.ReLU):
+        plain = (layer.max_value is None and float(layer.negative_slope) == 0.0
+                 and float(layer.threshold) == 0.0)
+        return [Op("activation", (("activation", "relu" if plain else "relu (modified)"),),
+                   layer)]
+    if isinstance(layer, L.Softmax):
+        return [Op("activation", (("activation", "softmax"),), layer)]
+    if isinstance(layer, L.Concatenate):
+        return [Op("concatenation", (), layer)]
+    if isinstance(layer, L.Add):
+        return [Op("addition", (), layer)]
+    if _looks_like_batch_norm(layer):
+        return [Op("batch norm", (), layer)]
+    if not layer.weights and type(layer).__module__.startswith("keras"):
+        return []  # a weightless Keras utility layer (Reshape to the same shape, ...)
+    return [Op("custom layer", (("class", type(layer).__name__),), layer)]
+
+
+def _looks_like_batch_norm(layer):
+    """A scratch batch norm: two trainable and two non-trainable vectors of one shape."""
+    trainable, frozen = layer.trainable_weights, layer.non_trainable_weights
+    if len(trainable) != 2 or len(frozen) != 2:
+        return False
+    shapes = {tuple(v.shape) for v in trainable + frozen}
+    return len(shapes) == 1 and len(next(iter(shapes))) == 1
+
+
+def _children(layer):
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
+def _leaves(layer, found):
+    children = _children(layer)
+    if not children:
+        if all(x is not layer for x in found):
+            found.append(layer)
+        return found
+    for child in children:
+        _leaves(child, found)
+    return found
+
+
+def input_shape_of(model):
+    """The per-example input shape a model was built with (`keras.Input`), or None."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if inputs:
+        shape = tuple(inputs[0].shape[1:])
+        if None not in shape:
+            return shape
+    return None
+
+
+def trace_ops(model, input_shape=None):
+    """Return the canonical op sequence of a built model or layer.
+
+    Traces `model(x, training=False)` into a graph for an input of shape
+    `(1, *input_shape)` (no values are computed) and records the leaf
+    layers in the order they run, plus activations, additions and
+    concatenations computed outside any leaf layer.
+
+    Args:
+        model: a built Keras model or layer (call it once first if needed).
+        input_shape: per-example input shape; default the model's `keras.Input`.
+
+    Returns:
+        A list of `Op`.
+
+    Raises:
+        ValueError: no input shape is known.
+    """
+    input_shape = tuple(input_shape or input_shape_of(model) or ())
+    if not input_shape:
+        raise ValueError("`input_shape` is needed for a model without keras.Input. "
+                         "Received: input_shape=None")
+    leaves = _leaves(model, []) if _children(model) else [model]
+    records = []
+    patched = []
+
+    def patch(layer):
+        original = layer.call
+
+        def recorded(*args, **kwargs):
+            graph = tf.compat.v1.get_default_graph()
+            start = len(graph.get_operations())
+            outputs = original(*args, **kwargs)
+            records.append((start, len(graph.get_operations()), layer))
+            return outputs
+
+        object.__setattr__(layer, "call", recorded)
+        patched.append(layer)
+
+    for leaf in leaves:
+        if leaf is not model:
+            patch(leaf)
+    try:
+        spec = tf.TensorSpec((1, *input_shape), tf.float32)
+        if leaves == [model]:
+            return _leaf_ops(model)
+        graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+            spec).graph
+    finally:
+        for layer in patched:
+            vars(layer).pop("call", None)
+    return _ops_from_trace(graph.get_operations(), records)
+
+
+def _is_constant(tensor):
+    return tensor.op.type == "Const"
+
+
+def _ops_from_trace(graph_ops, records):
+    """Merge the leaf-layer records with the graph ops that ran between them."""
+    records = sorted(records, key=lambda r: r[0])
+    inside = np.zeros(len(graph_ops), dtype=bool)
+    for start, stop, _ in records:
+        inside[start:stop] = True
+    events = [(start, _leaf_ops(layer)) for start, _, layer in records]
+    for index, op in enumerate(graph_ops):
+        if inside[index]:
+            continue
+        if op.type in _GRAPH_ACTIVATIONS:
+            events.append((index, [Op("activation",
+                                      (("activation", _GRAPH_ACTIVATIONS[op.type]),))]))
+        elif op.type == "Maximum" and any(_is_constant(t) for t in op.inputs):
+            events.append((index, [Op("activation", (("activation", "relu"),))]))
+        elif op.type in _GRAPH_ADDS and len(op.inputs) == 2:
+            a, b = op.inputs
+            if (not _is_constant(a) and not _is_constant(b) and a.shape.rank
+                    and a.shape == b.shape):
+                events.append((index, [Op("addition")]))
+        elif op.type in _GRAPH_CONCATS:
+            events.append((index, [Op("concatenation")]))
+    events.sort(key=lambda e: e[0])
+    return [op for _, ops in events for op in ops]
+
+
+@dataclasses.dataclass
+class Mismatch:
+    """The first difference between two op sequences.
+
+    Attributes:
+        index: 0-based position (feedback numbers layers from 1).
+        expected: the reference's `Op` there (None: the student has extra ops).
+        found: the student's `Op` there (None: the student's model ends early).
+    """
+
+    index: int
+    expected: Op | None
+    found: Op | None
+    previous: Op | None = None
+
+    def message(self):
+        """The mismatch in the notes' terms."""
+        number = self.index + 1
+        if self.found is None:
+            return f"layer {number}: expected {self.expected.describe()}, found nothing " \
+                   "(your model ends early)"
+        if self.expected is None:
+            return f"layer {number}: found an extra {self.found.describe()}"
+        return (f"layer {number}: expected {self.expected.describe()}, "
+                f"found {self.found.describe()}")
+
+
+def _without_kinds(ops, kinds):
+    return [op for op in ops if op.kind not in kinds]
+
+
+def _first_mismatch(student_ops, reference_ops):
+    for index in range(max(len(student_ops), len(reference_ops))):
+        expected = reference_ops[index] if index < len(reference_ops) else None
+        found = student_ops[index] if index < len(student_ops) else None
+        if expected != found:
+            previous = reference_ops[index - 1] if 0 < index <= len(reference_ops) else None
+            return Mismatch(index, expected, found, previous)
+    return None
+
+
+def _multiset(ops):
+    counts = {}
+    for op in ops:
+        counts[op] = counts.get(op, 0) + 1
+    return counts
+
+
+def compare_structure(student_ops, reference_ops, *, what="your model"):
+    """Compare two canonical op sequences.
+
+    Sequences must match op by op. A multi-branch network (one with
+    concatenations or additions) whose ops are the same but run in another
+    order (another valid order of the paths) also passes; its outputs are
+    then compared after the weight transfer.
+
+    Args:
+        student_ops: `trace_ops` of the student's model.
+        reference_ops: `trace_ops` of the reference.
+        what: how the feedback names the model.
+
+    Returns:
+        `(Comparison, Mismatch or None)`.
+    """
+    mismatch = _first_mismatch(student_ops, reference_ops)
+    if mismatch is None:
+        return (Comparison(True, f"{what} has the expected {len(reference_ops)} layers "
+                                 "(after flattening)"), None)
+    branching = any(op.kind in _BRANCH_KINDS for op in reference_ops)
+    if branching and _multiset(student_ops) == _multiset(reference_ops):
+        return (Comparison(True, f"{what} has the expected {len(reference_ops)} layers "
+                                 "(paths in another order)"), None)
+    return Comparison(False, f"{what}: {mismatch.message()}"), mismatch
+
+
+def parameter_counts(model):
+    """Return `(trainable, non_trainable)` parameter counts of a built model."""
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    frozen = sum(int(np.prod(v.shape)) for v in model.non_trainable_weights)
+    return trainable, frozen
+
+
+# Order of a batch-norm layer's variables by name, whatever order they were created in.
+_BN_NAME_ORDER = (("gamma", "scale"), ("beta", "shift", "offset", "center"),
+                  ("mean",), ("var",))
+
+
+def _ordered_weights(op):
+    """The variables of a weighted op in a canonical order."""
+    weights = list(op.layer.trainable_weights) + list(op.layer.non_trainable_weights)
+    if op.kind != "batch norm":
+        return weights
+
+    def rank(pair):
+        position, variable = pair
+        name = variable.path.split("/")[-1].lower() if hasattr(variable, "path") else ""
+        for order, keys in enumerate(_BN_NAME_ORDER):
+            if any(key in name for key in keys):
+                return (order, position)
+        return (len(_BN_NAME_ORDER), position)
+
+    return [v for _, v in sorted(enumerate(weights), key=rank)]
+
+
+def weighted_ops(ops):
+    """The ops that carry weights, in order."""
+    return [op for op in ops if op.kind in _WEIGHTED_KINDS and op.layer is not None
+            and op.layer.weights]
+
+
+def randomize_weights(ops, rng):
+    """Give every weighted op seeded values (moving variances stay positive).
+
+    Conv/dense kernels are `N(0, 1/fan_in)`, biases `N(0, 0.1^2)`; batch
+    norm gets gamma in [0.5, 1.5], beta and the moving mean `N(0, 0.1^2)` and
+    the moving variance in [0.5, 1.5], so inference and training differ.
+    """
+    for op in weighted_ops(ops):
+        weights = _ordered_weights(op)
+        for position, variable in enumerate(weights):
+            shape = tuple(variable.shape)
+            if op.kind == "batch norm" and position in (0, 3):
+                values = rng.uniform(0.5, 1.5, size=shape)
+            elif len(shape) >= 2:
+                fan_in = int(np.prod(shape[:-1]))
+                values = rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape)
+            else:
+                values = rng.normal(0.0, 0.1, size=shape)
+            variable.assign(values.astype(variable.dtype))
+
+
+def transfer_weights(source_ops, target_ops):
+    """Copy the weights of `source_ops` into the matching ops of `target_ops`.
+
+    Each weighted source op goes to the first unused target op of the same
+    kind whose variables have the same shapes (so paths computed in another
+    order still match).
+
+    Raises:
+        StructureMismatch: a source op has no matching target op, or the
+            target has weighted ops left over.
+    """
+    targets = weighted_ops(target_ops)
+    used = [False] * len(targets)
+    for number, op in enumerate(weighted_ops(source_ops), start=1):
+        source = _ordered_weights(op)
+        shapes = [tuple(v.shape) for v in source]
+        for index, candidate in enumerate(targets):
+            if used[index] or candidate.kind != op.kind:
+                continue
+            target = _ordered_weights(candidate)
+            if [tuple(v.shape) for v in target] == shapes:
+                used[index] = True
+                for to, frm in zip(target, source):
+                    to.assign(np.asarray(frm.numpy()).astype(to.dtype))
+                break
+        else:
+            raise StructureMismatch(
+                f"no layer of yours matches the {op.describe()} (weighted layer "
+                f"{number}, weight shapes {shapes})")
+    if not all(used):
+        extra = targets[used.index(False)]
+        raise StructureMismatch(f"your {extra.describe()} has no counterpart in the "
+                                "expected network")
+
+
+def compare_outputs(student_out, reference_out, *, what="your model's output", hidden=False):
+    """Compare two model outputs with `MODEL_FLOAT32`; returns a `Comparison`."""
+    return compare_values(student_out, reference_out, tol=MODEL_FLOAT32, what=what,
+                          hidden=hidden)
+
+
+# Model exercises -----------------------------------------------------------------
+
+# Seed of the weights the reference gets before they are copied to the student.
+TRANSFER_SEED = 1234
+# Reference models built once per process, keyed by (reference, args): building
+# AlexNet or VGG takes seconds; their weights are re-randomized before each use.
+_REFERENCE_CACHE = {}
+
+
+def mismatch_hint(mismatch, extra_hints=None):
+    """Advice for a structural mismatch (exercise-specific hints first).
+
+    Args:
+        mismatch: a `Mismatch`, or None.
+        extra_hints: optional list of `predicate(mismatch) -> hint or None`.
+    """
+    if mismatch is None:
+        return None
+    for rule in extra_hints or ():
+        hint = rule(mismatch)
+        if hint:
+            return hint
+    expected, found = mismatch.expected, mismatch.found
+    if found is not None and found.kind == "activation" and found.attr("activation") == \
+            "softmax" and (expected is None or expected.kind != "activation"):
+        return ("the model outputs logits: no softmax at the end (the loss uses "
+                "from_logits=True)")
+    if found is not None and found.kind == "addition" and (
+            expected is None or expected.kind != "addition"):
+        return "add the skip connection exactly once: relu(Y + X)"
+    if expected is not None and expected.kind == "activation" and (
+            found is None or found.kind != "activation"):
+        return f"apply the {expected.attr('activation')} activation here"
+    if expected is None or found is None:
+        if (expected or found).kind == "addition":
+            return "add the skip connection exactly once: relu(Y + X)"
+        return None
+    if {expected.kind, found.kind} == {"max pooling", "average pooling"}:
+        return (f"use {expected.kind} here ({'AveragePooling2D' if expected.kind.startswith('average') else 'MaxPooling2D'}), "
+                f"not {found.kind}")
+    if expected.kind == found.kind == "activation":
+        return f"use the {expected.attr('activation')} activation here, not {found.attr('activation')}"
+    if expected.kind == "batch norm" or found.kind == "batch norm":
+        return "put batch norm between the convolution/dense layer and its activation"
+    if expected.kind == found.kind == "convolution":
+        for name in ("padding", "kernel_size", "strides", "filters"):
+            if expected.attr(name) != found.attr(name):
+                return f"this convolution needs {name}={expected.attr(name)!r}"
+    if expected.kind == found.kind == "dense":
+        return f"this dense layer needs {expected.attr('units')} units"
+    if expected.kind == "addition" or found.kind == "addition":
+        return "add the skip connection exactly once: relu(Y + X)"
+    return None
+
+
+class ModelCases:
+    """Cases for an exercise that returns a model (or a block) from a factory.
+
+    One instance per `check()` run: the student's model is built once and
+    shared by the cases (counts, structure, outputs, training).
+
+    Args:
+        args: positional arguments of the factory (`vgg(conv_arch)`).
+        input_shape: per-example input shape used when the model has no
+            `keras.Input` (blocks), and to trace the model.
+        eval_shape: per-example shape of the inputs the outputs are compared
+            on (smaller than `input_shape` where the model allows it).
+        batch: number of examples in the output comparisons.
+        hints: extra `predicate(mismatch) -> hint` rules.
+        what: how the feedback names the model.
+    """
+
+    def __init__(self, args=(), *, input_shape, eval_shape=None, batch=2, hints=None,
+                 what="your model"):
+        self.args = tuple(args)
+        self.input_shape = tuple(input_shape)
+        self.eval_shape = tuple(eval_shape or input_shape)
+        self.batch = batch
+        self.hints = hints
+        self.what = what
+        self._student = None
+        self._student_error = None
+        self._student_ops = None
+
+    # Building ------------------------------------------------------------------
+
+    def student(self, ctx):
+        """The student's built model (built once; errors re-raised for each case)."""
+        if self._student_error is not None:
+            raise self._student_error
+        if self._student is None:
+            try:
+                net = ctx.student(*self.args)
+                if not isinstance(net, keras.layers.Layer):
+                    ctx.fail(f"your function returned a {type(net).__name__}, not a Keras "
+                             "model or layer", hint="return keras.Sequential([...]) or a "
+                                                    "keras.Model")
+                if not net.built or input_shape_of(net) is None:
+                    ctx.guard(net, tf.zeros((1, *self.input_shape)), training=False)
+            except Exception as error:
+                self._student_error = error
+                raise
+            self._student = net
+        return self._student
+
+    def reference(self, ctx):
+        """The reference model for these arguments (cached), with its traced ops."""
+        key = (ctx._reference, repr(self.args), self.input_shape)
+        entry = _REFERENCE_CACHE.get(key)
+        if entry is None:
+            net = ctx.reference(*self.args)
+            if not net.built or input_shape_of(net) is None:
+                net(tf.zeros((1, *self.input_shape)), training=False)
+            entry = (net, trace_ops(net, self.input_shape))
+            _REFERENCE_CACHE[key] = entry
+        return entry
+
+    def student_ops(self, ctx):
+        """The canonical ops of the student's model."""
+        if self._student_ops is None:
+            net = self.student(ctx)
+            self._student_ops = ctx.guard(trace_ops, net, self.input_shape)
+        return self._student_ops
+
+    def _structure_hint(self, ctx):
+        try:
+            _, reference_ops = self.reference(ctx)
+            _, mismatch = compare_structure(self.student_ops(ctx), reference_ops)
+        except Exception:  # no structure to compare: no hint
+            return None
+        return mismatch_hint(mismatch, self.hints)
+
+    # Cases ---------------------------------------------------------------------
+
+    def counts(self, expected=None):
+        """Case: trainable and non-trainable parameter counts (no forward pass)."""
+
+        def run(ctx):
+            net = self.student(ctx)
+            want = expected or parameter_counts(self.reference(ctx)[0])
+            got = parameter_counts(net)
+            for label, g, w in zip(("trainable", "non-trainable"), got, want):
+                if g != w:
+                    ctx.fail(f"{self.what} has {g:,} {label} parameters, expected {w:,}",
+                             hint=self._structure_hint(ctx))
+            return Comparison(True, f"{got[0]:,} trainable and {got[1]:,} non-trainable "
+                                    "parameters")
+
+        return run
+
+    def structure(self):
+        """Case: the canonical op sequence equals the reference's."""
+
+        def run(ctx):
+            _, reference_ops = self.reference(ctx)
+            result, mismatch = compare_structure(self.student_ops(ctx), reference_ops,
+                                                 what=self.what)
+            result.raise_if_failed(hint=mismatch_hint(mismatch, self.hints))
+            return result
+
+        return run
+
+    def output_shape(self):
+        """Case: the output shape for a batch of the stated input (symbolic)."""
+
+        def run(ctx):
+            net = self.student(ctx)
+            reference, _ = self.reference(ctx)
+            spec = keras.KerasTensor((self.batch, *self.input_shape))
+            got = tuple(ctx.guard(net.compute_output_spec, spec).shape)
+            want = tuple(reference.compute_output_spec(spec).shape)
+            if got != want:
+                ctx.fail(f"{self.what} maps {spec.shape} to {got}, expected {want}",
+                         hint=self._structure_hint(ctx))
+            return Comparison(True, f"{self.what} maps {spec.shape} to {got}")
+
+        return run
+
+    def _transferred(self, ctx):
+        """Seeded reference weights, copied into the student's model."""
+        reference, reference_ops = self.reference(ctx)
+        net = self.student(ctx)
+        student_ops = self.student_ops(ctx)
+        randomize_weights(reference_ops, np.random.default_rng(TRANSFER_SEED))
+        try:
+            transfer_weights(reference_ops, student_ops)
+        except StructureMismatch as error:
+            ctx.fail(f"the weights could not be matched: {error}",
+                     hint=self._structure_hint(ctx))
+        return net, reference
+
+    def _inputs(self, ctx):
+        X = ctx.rng.uniform(0.0, 1.0, size=(self.batch, *self.eval_shape))
+        return tf.constant(X, dtype="float32")
+
+    def outputs(self):
+        """Case: same weights, same inputs -> same outputs in inference mode."""
+
+        def run(ctx):
+            net, reference = self._transferred(ctx)
+            X = self._inputs(ctx)
+            want = reference(X, training=False)
+            got = ctx.guard(net, X, training=False)
+            result = compare_outputs(got, want, what=f"{self.what}'s output (inference)",
+                                     hidden=ctx.hidden)
+            result.raise_if_failed(hint=self._structure_hint(ctx))
+            return result
+
+        return run
+
+    def training(self, dropout=False):
+        """Case: behaviour with `training=True`.
+
+        With dropout, the training output must differ from the inference
+        output (dropout active); without, training outputs (batch statistics)
+        must equal the reference's, and so must the inference outputs after
+        that step (the moving statistics were updated the same way).
+        """
+
+        def run(ctx):
+            net, reference = self._transferred(ctx)
+            X = self._inputs(ctx)
+            if dropout:
+                inference = np.asarray(ctx.guard(net, X, training=False))
+                training = np.asarray(ctx.guard(net, X, training=True))
+                scale = max(1.0, float(np.max(np.abs(inference))))
+                if np.max(np.abs(training - inference)) <= MODEL_FLOAT32.atol * scale:
+                    ctx.fail(f"{self.what} gives the same output with training=True as in "
+                             "inference: dropout is never active",
+                             hint="use keras.layers.Dropout (active only when training)")
+                return Comparison(True, "dropout is active with training=True")
+            want = reference(X, training=True)
+            got = ctx.guard(net, X, training=True)
+            result = compare_outputs(got, want, what=f"{self.what}'s output (training=True)",
+                                     hidden=ctx.hidden)
+            result.raise_if_failed(hint="in training mode batch norm normalises with the "
+                                        "batch statistics")
+            want = reference(X, training=False)
+            got = ctx.guard(net, X, training=False)
+            result = compare_outputs(got, want, what=f"{self.what}'s output after one "
+                                     "training call (moving statistics)", hidden=ctx.hidden)
+            result.raise_if_failed(hint="update the moving statistics only in training: "
+                                        "moving = momentum * moving + (1 - momentum) * batch")
+            return Comparison(True, f"{self.what} matches in training mode and its moving "
+                                    "statistics move like the reference's",
+                              result.max_abs_err, result.max_rel_err)
+
+        return run
