@@ -22,10 +22,10 @@ data:
 	@sh scripts/ensure-data.sh
 
 test: install data
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest $(PYTEST_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install data
-	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/kerasdl-grade demo
+	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/kerasdl-grade demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -13,6 +13,8 @@ partial credit. Hidden cases run under `NBGRADER_EXECUTION=autograde` or with
 
 import sys as _sys
 
+import kerasdl as _kerasdl  # noqa: F401  (first: sets TensorFlow's environment before TF loads)
+
 from grader import compare as _compare
 from grader import feedback as _feedback
 from grader import integrity as _integrity
