@@ -9,29 +9,22 @@ reference, prints one feedback line per case (an HTML table in a notebook) and
 returns a `Score`, a float in `[0, points]` that nbgrader takes as the cell's
 partial credit. Hidden cases run under `NBGRADER_EXECUTION=autograde` or with
 `hidden=True`. Writing new checks: see `grader/README.md`.
+
+`import grader` is light: it does not import TensorFlow. The public names are
+resolved on first use (PEP 562), so `kerasdl-grade --help` and the nbgrader
+processes of `kerasdl-grade` start quickly.
 """
 
+import importlib as _importlib
+import os as _os
 import sys as _sys
+import types as _types
 
-import kerasdl as _kerasdl  # noqa: F401  (first: sets TensorFlow's environment before TF loads)
-
-from grader import compare as _compare
-from grader import feedback as _feedback
-from grader import integrity as _integrity
-from grader import runner as _runner
-from grader import sandbox as _sandbox
-from grader.cases import CaseBuilder, CaseContext
-from grader.compare import Comparison, Normal, Uniform
-from grader.errors import (
-    CaseFailed,
-    GraderError,
-    PluginError,
-    ReferenceFailedError,
-    UnknownExerciseError,
-)
-from grader.registry import ENTRY_POINT_GROUP, Exercise, Registry, default_registry, exercise
-from grader.results import CaseResult, Score
-from grader.tolerances import FLOAT16, FLOAT32, FLOAT64, Tolerance, tolerance_for
+# TensorFlow's C++ INFO/WARNING lines go to stderr, which nbgrader scores as an
+# error; and its oneDNN CPU kernels are much faster on the course's machines.
+# Both only take effect if set before TensorFlow loads (as `kerasdl` does).
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __all__ = [
     "check",
@@ -60,9 +53,176 @@ __all__ = [
     "UnknownExerciseError",
 ]
 
-_run_exercise = _runner.run_exercise
-_show = _feedback.show
-_registry = default_registry
+# Public name -> the submodule defining it, imported on first access.
+_LAZY_EXPORTS = {
+    "CaseBuilder": "grader.cases",
+    "CaseContext": "grader.cases",
+    "Comparison": "grader.compare",
+    "Normal": "grader.compare",
+    "Uniform": "grader.compare",
+    "CaseFailed": "grader.errors",
+    "GraderError": "grader.errors",
+    "PluginError": "grader.errors",
+    "ReferenceFailedError": "grader.errors",
+    "UnknownExerciseError": "grader.errors",
+    "ENTRY_POINT_GROUP": "grader.registry",
+    "Exercise": "grader.registry",
+    "Registry": "grader.registry",
+    "default_registry": "grader.registry",
+    "exercise": "grader.registry",
+    "CaseResult": "grader.results",
+    "Score": "grader.results",
+    "FLOAT16": "grader.tolerances",
+    "FLOAT32": "grader.tolerances",
+    "FLOAT64": "grader.tolerances",
+    "Tolerance": "grader.tolerances",
+    "tolerance_for": "grader.tolerances",
+}
+
+
+def __getattr__(name):
+    """Import the submodule defining public name `name` on first access (PEP 562)."""
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'grader' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module_name), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+# --------------------------------------------------------------------------
+# Integrity: the grader's own functions, recorded when they are imported
+# --------------------------------------------------------------------------
+
+# Grader modules whose functions and classes are recorded when they are
+# imported: a notebook that replaces one of them (to force a pass) scores 0.
+_GUARDED_MODULES = (
+    "grader.compare",
+    "grader.runner",
+    "grader.sandbox",
+    "grader.integrity",
+    "grader.cases",
+)
+# Modules whose objects `check` uses as they were at import, not as the
+# kernel may have replaced them since.
+_PINNED_MODULES = _GUARDED_MODULES + ("grader.feedback", "grader.registry")
+# NumPy functions the checks compare with: replacing one (`np.allclose =
+# lambda *a, **k: True`) is detected and scores 0.
+_GUARDED_ATTRIBUTES = {
+    "numpy": ("allclose", "isclose", "array_equal", "all", "any", "abs", "max", "min",
+              "isfinite", "isnan", "mean", "var", "std", "sum", "asarray", "array"),
+    "numpy.testing": ("assert_allclose", "assert_array_equal"),
+}
+
+_ORIGINALS = {}  # pinned module name -> copy of its namespace at import
+_SNAPSHOT = []  # (module, name, object) triples `_tampered` compares with
+_NUMPY_SNAPSHOT = []
+_UNRECORDED = set()  # watched modules not imported yet
+
+
+def _record(module):
+    """Record a pinned, guarded or NumPy module right after it was executed."""
+    name = module.__name__
+    _UNRECORDED.discard(name)
+    if name in _PINNED_MODULES:
+        _ORIGINALS[name] = dict(vars(module))
+    if name in _GUARDED_MODULES:
+        _SNAPSHOT.extend(
+            (module, key, value)
+            for key, value in vars(module).items()
+            if isinstance(value, (_types.FunctionType, type))
+        )
+    if name in _GUARDED_ATTRIBUTES:
+        _NUMPY_SNAPSHOT.extend(
+            (module, key, getattr(module, key)) for key in _GUARDED_ATTRIBUTES[name]
+        )
+
+
+class _RecordingLoader:
+    """Wraps a module's loader to `_record` the module once it has run."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _record(module)
+
+    def __getattr__(self, name):  # get_source, get_resource_reader, ...
+        return getattr(self._loader, name)
+
+
+class _RecordOnImport:
+    """A `sys.meta_path` finder that records the watched modules as they load.
+
+    Recording at import, before the notebook's code can reach a module,
+    keeps the originals even though `import grader` loads them lazily.
+    """
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _UNRECORDED:
+            return None
+        for finder in _sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _RecordingLoader(spec.loader)
+        return spec
+
+
+def _watch_imports():
+    """Record the watched modules already loaded; watch for the others."""
+    for name in (*_PINNED_MODULES, *_GUARDED_ATTRIBUTES):
+        module = _sys.modules.get(name)
+        if module is None:
+            _UNRECORDED.add(name)
+        else:
+            _record(module)
+    if _UNRECORDED:
+        _sys.meta_path.insert(0, _RecordOnImport())
+
+
+_watch_imports()
+
+
+def _pinned(module_name, name):
+    """`name` of grader module `module_name` as it was when that module loaded."""
+    if module_name not in _ORIGINALS:
+        _importlib.import_module(module_name)
+    return _ORIGINALS[module_name][name]
+
+
+def _snapshot_intact(snapshot):
+    """Whether every recorded module attribute is still the recorded object."""
+    return all(vars(module).get(name) is value for module, name, value in snapshot)
+
+
+def _tampered():
+    if not _snapshot_intact(_SNAPSHOT):
+        return ("the grader was modified in this kernel; restart the kernel and "
+                "run the notebook again")
+    if not _snapshot_intact(_NUMPY_SNAPSHOT):
+        return ("numpy was modified in this kernel; restart the kernel and run "
+                "the notebook again")
+    return None
+
+
+# --------------------------------------------------------------------------
+# Public functions
+# --------------------------------------------------------------------------
 
 
 def check(exercise_id, obj, *, hidden=None, quiet=False):
@@ -84,10 +244,11 @@ def check(exercise_id, obj, *, hidden=None, quiet=False):
         UnknownExerciseError: no plugin registers `exercise_id`.
         PluginError: a plugin module is broken (an instructor error).
     """
-    spec = _registry.get(exercise_id)
-    score = _run_exercise(spec, obj, hidden=hidden, guard=_tampered)
+    run_exercise = _pinned("grader.runner", "run_exercise")
+    spec = _pinned("grader.registry", "default_registry").get(exercise_id)
+    score = run_exercise(spec, obj, hidden=hidden, guard=_tampered)
     if not quiet:
-        _show(score)
+        _pinned("grader.feedback", "show")(score)
     return score
 
 
@@ -97,34 +258,9 @@ def exercises():
     Columns: `id`, `chapter`, `points`, `public_cases`, `hidden_cases`,
     `module`, `description`.
     """
-    return _registry.frame()
+    return _pinned("grader.registry", "default_registry").frame()
 
 
 def points(exercise_id):
     """Return the maximum points of an exercise."""
-    return _registry.get(exercise_id).points
-
-
-# The grader's own functions, recorded at import: a notebook that replaces
-# one of them (to force a pass) scores 0 instead.
-_SNAPSHOT = _integrity.snapshot_functions(
-    [_compare, _runner, _sandbox, _integrity, _sys.modules["grader.cases"]]
-)
-_snapshot_intact = _integrity.snapshot_intact
-# NumPy functions the checks compare with: replacing one (`np.allclose =
-# lambda *a, **k: True`) is detected and scores 0.
-_NUMPY_GUARDED = _integrity.snapshot_attributes(
-    "numpy", ["allclose", "isclose", "array_equal", "all", "any", "abs", "max", "min",
-              "isfinite", "isnan", "mean", "var", "std", "sum", "asarray", "array"])
-_NUMPY_TESTING_GUARDED = _integrity.snapshot_attributes(
-    "numpy.testing", ["assert_allclose", "assert_array_equal"])
-
-
-def _tampered():
-    if not _snapshot_intact(_SNAPSHOT):
-        return ("the grader was modified in this kernel; restart the kernel and "
-                "run the notebook again")
-    if not (_snapshot_intact(_NUMPY_GUARDED) and _snapshot_intact(_NUMPY_TESTING_GUARDED)):
-        return ("numpy was modified in this kernel; restart the kernel and run "
-                "the notebook again")
-    return None
+    return _pinned("grader.registry", "default_registry").get(exercise_id).points

@@ -9,7 +9,7 @@
 2. makes the sample class (`grader.demo.students`): for each assignment, one
    submission per sample student, built from the released notebook with the
    student's code in the solution cells;
-3. autogrades (`grader.cli.autograde`), generates the feedback and the report;
+3. autogrades (`grader.course.autograde`), generates the feedback and the report;
 4. prints each student's expected against actual score per graded cell, with
    MISMATCH on every row that differs, and where every file is.
 
@@ -76,13 +76,13 @@ def solution_code(cell):
 
 
 def _nbgrader(course, *args):
-    from grader import cli
+    from grader.course import process as nbgrader_process
 
     log = Path(course) / "logs" / f"{args[0]}.log"
     log.parent.mkdir(exist_ok=True)
-    process = cli._nbgrader(list(args), cwd=course, log_path=log)
+    process = nbgrader_process._nbgrader(list(args), cwd=course, log_path=log)
     if process.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{cli._tail(log)}")
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{nbgrader_process._tail(log)}")
 
 
 def build_course(out_dir, assignments, repo_dir=None):
@@ -192,7 +192,7 @@ def compare_scores(grades, expected):
     """Expected against actual scores, one row per student and graded cell.
 
     Args:
-        grades: the `grades` table of `grader.cli.gradebook_frames`.
+        grades: the `grades` table of `grader.course.gradebook_frames`.
         expected: dict from `expected_scores`.
 
     Returns:
@@ -228,7 +228,7 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
     """
     import pandas as pd
 
-    from grader import cli
+    from grader import course as grading
     from grader.demo.students import STUDENTS
 
     start = time.perf_counter()
@@ -243,14 +243,14 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
     for assignment in assignments:
         print(f"\n=== {assignment} ===")
         submissions = make_sample_class(course, assignment)
-        outcomes = cli.autograde(
+        outcomes = grading.autograde(
             assignment, course, jobs=jobs, timeout=timeout or DEMO_CELL_TIMEOUT,
         )  # fmt: skip
         for outcome in outcomes:
             if not outcome.recorded:
                 print(f"{outcome.student}: NOT RECORDED")
-        feedback = cli.generate_feedback(assignment, course)
-        paths, grades, cells = cli.write_report(assignment, course)
+        feedback = grading.generate_feedback(assignment, course)
+        paths, grades, cells = grading.write_report(assignment, course)
         with pd.option_context("display.width", 200, "display.max_columns", None):
             print("\nGrades:")
             print(grades[["student_id", "score", "max_score", *cells["cell"]]].to_string(index=False))

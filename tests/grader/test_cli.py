@@ -25,6 +25,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from grader import cli
+from grader import course as grading
+from grader.course import coursedir
 
 ASSIGNMENT = "hw1"
 # This interpreter's scripts (nbgrader runs `alembic` from PATH).
@@ -197,7 +199,7 @@ def graded(pristine, tmp_path_factory):
     """A copy of the course autograded with two jobs: (course, outcomes)."""
     course = tmp_path_factory.mktemp("graded") / "course"
     shutil.copytree(pristine, course)
-    outcomes = cli.autograde(
+    outcomes = grading.autograde(
         ASSIGNMENT, course, jobs=2, timeout=CELL_TIMEOUT, num_gpus=FAKE_GPUS, progress=False
     )
     return course, {outcome.student: outcome for outcome in outcomes}
@@ -220,7 +222,7 @@ def test_dead_kernel_scores_zero_only_where_it_died(graded):
     nb = nbformat.read(course / "autograded" / "cid" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
     lost = [nb.cells[index] for index in outcomes["cid"].lost_cells]
     assert [cell.metadata["nbgrader"]["grade_id"] for cell in lost] == ["test_cube"]
-    assert lost[0].outputs[0].ename == cli.DEAD_KERNEL
+    assert lost[0].outputs[0].ename == grading.DEAD_KERNEL
     # The kernel was restarted: the cell after the dead one ran.
     assert "GPU_ENV" in nb.cells[-1].outputs[0].text
     assert outcomes["ada"].lost_cells == []
@@ -252,7 +254,7 @@ def test_jobs_get_one_gpu_each_and_memory_growth(graded):
 )
 def test_job_environment_round_robin(slot, expected):
     """Is job slot `i` given GPU `i % num_gpus` and TensorFlow memory growth?"""
-    env = cli.job_environment(slot, FAKE_GPUS, base_env={"PATH": "/bin"})
+    env = grading.job_environment(slot, FAKE_GPUS, base_env={"PATH": "/bin"})
     assert env["CUDA_VISIBLE_DEVICES"] == expected
     assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     assert env["PATH"] == "/bin"
@@ -260,7 +262,7 @@ def test_job_environment_round_robin(slot, expected):
 
 def test_job_environment_without_gpus():
     """Without GPUs, is CUDA_VISIBLE_DEVICES left alone and memory growth still set?"""
-    env = cli.job_environment(0, 0, base_env={"PATH": "/bin"})
+    env = grading.job_environment(0, 0, base_env={"PATH": "/bin"})
     assert "CUDA_VISIBLE_DEVICES" not in env
     assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
 
@@ -270,7 +272,7 @@ def test_job_environment_without_gpus():
 )
 def test_count_visible_gpus_reads_cuda_visible_devices(visible, expected):
     """Does the GPU count follow CUDA_VISIBLE_DEVICES when it is set?"""
-    assert cli.count_visible_gpus({"CUDA_VISIBLE_DEVICES": visible}) == expected
+    assert grading.count_visible_gpus({"CUDA_VISIBLE_DEVICES": visible}) == expected
 
 
 @pytest.mark.slow
@@ -279,7 +281,7 @@ def test_jobs_1_and_2_give_the_same_gradebook(graded, pristine, tmp_path):
     course, _ = graded
     serial = tmp_path / "course"
     shutil.copytree(pristine, serial)
-    cli.autograde(ASSIGNMENT, serial, jobs=1, timeout=CELL_TIMEOUT, num_gpus=0, progress=False)
+    grading.autograde(ASSIGNMENT, serial, jobs=1, timeout=CELL_TIMEOUT, num_gpus=0, progress=False)
     assert gradebook_snapshot(serial) == gradebook_snapshot(course)
 
 
@@ -289,7 +291,7 @@ def test_rerun_is_idempotent(graded, tmp_path):
     course, _ = graded
     again = tmp_path / "course"
     shutil.copytree(course, again)
-    outcomes = cli.autograde(
+    outcomes = grading.autograde(
         ASSIGNMENT, again, students=["ada", "cid"], jobs=2, timeout=CELL_TIMEOUT,
         num_gpus=0, progress=False,
     )  # fmt: skip
@@ -304,7 +306,7 @@ def test_notebook_timeout_records_zeros(graded, tmp_path):
     shutil.copytree(course, copy)
     before = cell_scores(copy)
     # dee's loop runs until the course's 30 s cell timeout; the notebook limit is shorter.
-    outcomes = cli.autograde(
+    outcomes = grading.autograde(
         ASSIGNMENT, copy, students=["dee"], notebook_timeout=3, num_gpus=0, progress=False
     )
     assert outcomes[0].notebook_timeout and outcomes[0].recorded
@@ -318,15 +320,15 @@ def test_notebook_timeout_records_zeros(graded, tmp_path):
 def test_report_csv_matches_gradebook(graded, tmp_path):
     """Does grades.csv hold nbgrader export's rows plus each graded cell's score?"""
     course, _ = graded
-    paths, _, _ = cli.write_report(ASSIGNMENT, course, tmp_path / "report")
+    paths, _, _ = grading.write_report(ASSIGNMENT, course, tmp_path / "report")
     ours = pd.read_csv(paths.grades_csv).sort_values("student_id").reset_index(drop=True)
     exported = tmp_path / "export.csv"
     _nbgrader(course, "export", f"--to={exported}")
     theirs = pd.read_csv(exported)
     theirs = theirs[theirs["assignment"] == ASSIGNMENT].sort_values("student_id")
     theirs = theirs.reset_index(drop=True)
-    assert list(ours.columns) == cli.EXPORT_COLUMNS + ["test_square", "test_cube"]
-    pd.testing.assert_frame_equal(ours[cli.EXPORT_COLUMNS], theirs, check_dtype=False)
+    assert list(ours.columns) == grading.EXPORT_COLUMNS + ["test_square", "test_cube"]
+    pd.testing.assert_frame_equal(ours[grading.EXPORT_COLUMNS], theirs, check_dtype=False)
     scores = cell_scores(course)
     for row in ours.itertuples():
         np.testing.assert_allclose(
@@ -340,7 +342,7 @@ def test_report_csv_matches_gradebook(graded, tmp_path):
 def test_report_pass_rates_and_plots(graded, tmp_path):
     """Are the pass rates the fractions of full marks, and are the plots PNG files?"""
     course, _ = graded
-    paths, _, _ = cli.write_report(ASSIGNMENT, course, tmp_path / "report")
+    paths, _, _ = grading.write_report(ASSIGNMENT, course, tmp_path / "report")
     cells = pd.read_csv(paths.pass_rates_csv).set_index("cell")
     # test_square: ada, cid, dee of 4; test_cube: ada, bob of 4.
     np.testing.assert_allclose(cells.loc["test_square", "pass_rate"], 3 / 4)
@@ -368,7 +370,7 @@ def test_feedback_hides_hidden_tests(graded, tmp_path):
     # nbgrader 0.9 alone keeps hidden tests in the feedback.
     _nbgrader(copy, "generate_feedback", ASSIGNMENT, "--student", "bob", "--force")
     assert HIDDEN_MARKER in html.read_text()
-    paths = cli.generate_feedback(ASSIGNMENT, copy)
+    paths = grading.generate_feedback(ASSIGNMENT, copy)
     assert html in paths and len(paths) == len(STUDENTS)
     text = html.read_text()
     assert VISIBLE_MESSAGE in text
@@ -407,7 +409,7 @@ def test_console_script_help():
 def test_autograde_argument_errors(pristine, kwargs, message):
     """Are bad autograde arguments refused with a message naming them?"""
     with pytest.raises(ValueError) as error:
-        cli.autograde(ASSIGNMENT, pristine, progress=False, **kwargs)
+        grading.autograde(ASSIGNMENT, pristine, progress=False, **kwargs)
     assert str(error.value) == message
 
 
@@ -415,7 +417,7 @@ def test_load_course_rejects_missing_directory(tmp_path):
     """Is a course directory that does not exist refused by name?"""
     missing = tmp_path / "nope"
     with pytest.raises(ValueError, match=f"Received: course_dir={missing}"):
-        cli.load_course(missing)
+        grading.load_course(missing)
 
 
 def test_cli_reports_errors_on_stderr(pristine, capsys):
@@ -428,5 +430,5 @@ def test_cli_reports_errors_on_stderr(pristine, capsys):
 def test_sqlite_only():
     """Is a non-sqlite gradebook refused for parallel autograding, naming the URL?"""
     with pytest.raises(ValueError, match="Received: db_url=postgresql://db/grades"):
-        cli._sqlite_path("postgresql://db/grades")
+        coursedir._sqlite_path("postgresql://db/grades")
 

@@ -1,0 +1,65 @@
+"""Run nbgrader in a subprocess that can load the `grader.course` preprocessors.
+
+The subprocess is this interpreter running nbgrader's own entry point, with
+the folder holding this `grader` package first on ``sys.path``: nbgrader
+loads `grader.course.preprocessors.ResilientExecute` (and the others) by
+dotted name from the same code as the caller, installed or not. Importing
+them is light (`import grader` does not import TensorFlow).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# The folder holding the `grader` package (grader/course/process.py -> .).
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# `python -c` program: put `_PACKAGE_ROOT` (its first argument) on sys.path,
+# then run nbgrader's command line on the remaining arguments.
+_NBGRADER_MAIN = (
+    "import sys\n"
+    "sys.path.insert(0, sys.argv.pop(1))\n"
+    "sys.argv[0] = 'nbgrader'\n"
+    "from nbgrader.apps.nbgraderapp import main\n"
+    "main()\n"
+)
+# Lines of a failing job's log shown on the terminal.
+_LOG_TAIL_LINES = 15
+
+
+def _with_scripts_on_path(env=None):
+    """A copy of `env` whose PATH starts with this interpreter's scripts folder.
+
+    nbgrader runs the ``alembic`` script of its environment by name, which fails
+    when a virtual environment is used without being activated.
+    """
+    env = dict(os.environ if env is None else env)
+    scripts = os.path.dirname(sys.executable)
+    env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
+    return env
+
+
+def _nbgrader_command(args):
+    """Command line running ``nbgrader ARGS`` with this package's preprocessors importable."""
+    return [sys.executable, "-c", _NBGRADER_MAIN, _PACKAGE_ROOT, *args]
+
+
+def _nbgrader(args, *, cwd, env=None, log_path=None):
+    """Run ``nbgrader ARGS``; return the completed process (output to `log_path`)."""
+    command = _nbgrader_command(args)
+    env = _with_scripts_on_path(env)
+    with open(log_path, "w") if log_path else tempfile.TemporaryFile("w+") as log:
+        process = subprocess.run(
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+        )
+    return process
+
+
+def _tail(path, num_lines=_LOG_TAIL_LINES):
+    """The last `num_lines` lines of a text file ("" if it cannot be read)."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-num_lines:])
