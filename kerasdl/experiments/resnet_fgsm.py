@@ -11,10 +11,11 @@ Writes into `--out`: `results.json` (configuration, device, per-epoch
 history, final figures, adversarial curve), `training_curves.png`,
 `adversarial_curve.png` and `adversarial_examples.png`.
 
-On CPU, set `TF_ENABLE_ONEDNN_OPTS=1` before starting Python: without the
-oneDNN kernels TensorFlow's backward convolution on the small feature maps of
-ResNet-18's last stages is 10-30x slower (measured: 6.3 s instead of 0.21 s
-for the input gradient of 64 images of 32x32 on 2 cores).
+On CPU, TensorFlow's oneDNN kernels must be on (`TF_ENABLE_ONEDNN_OPTS=1`,
+which importing kerasdl sets unless the variable is already set): without them
+the backward convolution on the small feature maps of ResNet-18's last stages
+is 10-30x slower (measured: 6.3 s instead of 0.21 s for the input gradient of
+64 images of 32x32 on 2 cores).
 
 Source: notes, 8.6 Residual Networks (ResNet), 8.7 Adversarial Examples.
 """
@@ -35,15 +36,16 @@ The defaults are the notes' full GPU run (10 epochs, batch 256, 96x96 images,
 lr 0.05, all 60000/10000 images, FGSM epsilon 0.1); expect several minutes
 per epoch on a GPU and hours on a CPU.
 
-CPU-friendly run (a few minutes on 2 cores; oneDNN kernels make the
-backward pass 10-30x faster on CPU):
-  TF_ENABLE_ONEDNN_OPTS=1 python -m kerasdl.experiments resnet_fgsm \\
+CPU-friendly run (a few minutes on 2 cores; kerasdl turns TensorFlow's
+oneDNN kernels on, TF_ENABLE_ONEDNN_OPTS=1, which make the backward pass
+10-30x faster on CPU):
+  python -m kerasdl.experiments resnet_fgsm \\
       --epochs 2 --num-train 5000 --num-test 1000 --resize 32 \\
       --batch-size 64 --bn-momentum 0.9 --out runs/resnet_fgsm_cpu
 (--bn-momentum 0.9: in a run of ~150 steps the default 0.99 leaves the
 moving statistics near their initial values, so test accuracy collapses.)
 Smoke test (seconds):
-  TF_ENABLE_ONEDNN_OPTS=1 python -m kerasdl.experiments resnet_fgsm \\
+  python -m kerasdl.experiments resnet_fgsm \\
       --epochs 1 --num-train 256 --num-test 128 --resize 32 --batch-size 64 \\
       --out /tmp/resnet_fgsm
 """
