@@ -22,10 +22,7 @@ import tensorflow as tf
 
 __all__ = ["CaseTimeout", "silenced", "time_budget", "seed_everything", "tf32_disabled"]
 
-try:
-    from kerasdl.device import tf32_execution as _tf32_execution
-except ImportError:  # older kerasdl: switch the setting inline
-    _tf32_execution = None
+from kerasdl.device import tf32_execution as _tf32_execution
 
 # Private reference: a notebook cannot swap the seeding function.
 _set_random_seed = keras.utils.set_random_seed
@@ -133,14 +130,5 @@ def tf32_disabled():
     if not _gpu_present():
         yield
         return
-    if _tf32_execution is not None:
-        with _tf32_execution(False):
-            yield
-        return
-    experimental = tf.config.experimental
-    previous = experimental.tensor_float_32_execution_enabled()
-    experimental.enable_tensor_float_32_execution(False)
-    try:
+    with _tf32_execution(False):
         yield
-    finally:
-        experimental.enable_tensor_float_32_execution(previous)
