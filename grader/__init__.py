@@ -20,6 +20,8 @@ import os as _os
 import sys as _sys
 import types as _types
 
+from grader._lazy import lazy_exports as _lazy_exports
+
 # TensorFlow's C++ INFO/WARNING lines go to stderr, which nbgrader scores as an
 # error; and its oneDNN CPU kernels are much faster on the course's machines.
 # Both only take effect if set before TensorFlow loads (as `kerasdl` does).
@@ -80,18 +82,7 @@ _LAZY_EXPORTS = {
 }
 
 
-def __getattr__(name):
-    """Import the submodule defining public name `name` on first access (PEP 562)."""
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'grader' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module_name), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports("grader", _LAZY_EXPORTS, globals())
 
 
 # --------------------------------------------------------------------------

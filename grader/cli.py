@@ -57,14 +57,16 @@ def build_parser():
         "--course", default=".", metavar="DIR",
         help="course directory with nbgrader_config.py and gradebook.db (default: .)",
     )  # fmt: skip
+    # --course DIR and the ASSIGNMENT positional of autograde, report and feedback.
+    course_assignment = argparse.ArgumentParser(add_help=False, parents=[course])
+    course_assignment.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id")
 
     p = sub.add_parser(
-        "autograde", parents=[course], help="autograde the submissions in submitted/",
+        "autograde", parents=[course_assignment], help="autograde the submissions in submitted/",
         description="Run nbgrader autograde on submitted/<student>/ASSIGNMENT, one job per "
         "submission, and record the grades in the gradebook. A submission that crashes or "
         "hangs its kernel scores zero on the affected cells only.",
     )  # fmt: skip
-    p.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id")
     p.add_argument("--student", nargs="+", metavar="ID", help="grade only these students")
     p.add_argument(
         "--jobs", type=_positive_int, default=1, metavar="N",
@@ -88,19 +90,17 @@ def build_parser():
     p.add_argument("--keep-work", action="store_true", help="keep job logs and executed notebooks")
 
     p = sub.add_parser(
-        "report", parents=[course], help="grades.csv, pass rates and plots",
+        "report", parents=[course_assignment], help="grades.csv, pass rates and plots",
         description="Read the gradebook and write grades.csv (nbgrader export's columns plus one "
         "column per graded cell), pass_rates.csv and two PNG plots; print a summary.",
     )  # fmt: skip
-    p.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <course>/reports/<A>)")
 
     p = sub.add_parser(
-        "feedback", parents=[course], help="HTML feedback without hidden tests",
+        "feedback", parents=[course_assignment], help="HTML feedback without hidden tests",
         description="Run nbgrader generate_feedback with hidden tests (code and tracebacks) "
         "removed; writes feedback/<student>/ASSIGNMENT/*.html.",
     )  # fmt: skip
-    p.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id")
     p.add_argument("--student", nargs="+", metavar="ID", help="only these students")
 
     sub.add_parser(

@@ -21,9 +21,9 @@ Then:
 * `parameter_counts(model)` returns the trainable and non-trainable counts
   (no forward pass);
 * `randomize_weights` and `transfer_weights` give the reference seeded
-  weights and copy them into the student's matching layers, so
-  `compare_outputs` can check functional equivalence in training and
-  inference mode.
+  weights and copy them into the student's matching layers
+  (`copy_reference_weights` does both for a case), so `compare_outputs`
+  can check functional equivalence in training and inference mode.
 """
 
 import dataclasses
@@ -52,6 +52,8 @@ __all__ = [
     "mismatch_hint",
     "ModelCases",
     "TRANSFER_SEED",
+    "build_layer_pair",
+    "copy_reference_weights",
 ]
 
 # Deep float32 networks: convolutions summed in another order by another
@@ -554,6 +556,49 @@ def mismatch_hint(mismatch, extra_hints=None):
     return None
 
 
+def copy_reference_weights(ctx, reference_ops, student_ops, hint=None):
+    """Give the reference seeded weights (`TRANSFER_SEED`) and copy them to the student.
+
+    Args:
+        ctx: the case's context.
+        reference_ops: `trace_ops` of the reference.
+        student_ops: `trace_ops` of the student's model or layer.
+        hint: the hint shown when the weights cannot be matched: a string, or
+            a function of no arguments returning one (called only then).
+
+    Raises:
+        CaseFailed: a weighted layer has no counterpart (`ctx.fail`).
+    """
+    randomize_weights(reference_ops, np.random.default_rng(TRANSFER_SEED))
+    try:
+        transfer_weights(reference_ops, student_ops)
+    except StructureMismatch as error:
+        ctx.fail(f"the weights could not be matched: {error}",
+                 hint=hint() if callable(hint) else hint)
+
+
+def build_layer_pair(ctx, args, X, input_shape):
+    """Build the student's and the reference's layer on `X` and trace both.
+
+    Args:
+        ctx: the case's context.
+        args: positional arguments of the layer class (`Residual(4)`).
+        X: a batch of inputs `(N, *input_shape)`, float32; both layers are
+            called on it once (the student's under `ctx.guard`).
+        input_shape: per-example input shape `(H, W, C)` to trace with.
+
+    Returns:
+        `(layer, reference, student_ops, reference_ops)`.
+    """
+    layer = ctx.student(*args)
+    ctx.guard(layer, X)
+    reference = ctx.reference(*args)
+    reference(X)
+    reference_ops = trace_ops(reference, input_shape)
+    student_ops = ctx.guard(trace_ops, layer, input_shape)
+    return layer, reference, student_ops, reference_ops
+
+
 class ModelCases:
     """Cases for an exercise that returns a model (or a block) from a factory.
 
@@ -681,13 +726,8 @@ class ModelCases:
         """Seeded reference weights, copied into the student's model."""
         reference, reference_ops = self.reference(ctx)
         net = self.student(ctx)
-        student_ops = self.student_ops(ctx)
-        randomize_weights(reference_ops, np.random.default_rng(TRANSFER_SEED))
-        try:
-            transfer_weights(reference_ops, student_ops)
-        except StructureMismatch as error:
-            ctx.fail(f"the weights could not be matched: {error}",
-                     hint=self._structure_hint(ctx))
+        copy_reference_weights(ctx, reference_ops, self.student_ops(ctx),
+                               hint=lambda: self._structure_hint(ctx))
         return net, reference
 
     def _inputs(self, ctx):

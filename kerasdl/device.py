@@ -129,6 +129,23 @@ def tf32_execution(enabled):
         tf.config.experimental.enable_tensor_float_32_execution(previous)
 
 
+def _check_non_negative_int(name, value):
+    """Raise unless argument `name` is a non-negative int (bools refused).
+
+    Raises:
+        TypeError: `value` is not an int.
+        ValueError: `value` is negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
+        )
+    if value < 0:
+        raise ValueError(
+            f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
+        )
+
+
 def enable_determinism(seed):
     """Seed every generator and make TensorFlow ops deterministic.
 
@@ -148,14 +165,7 @@ def enable_determinism(seed):
 
     Source: notes, 6.7 GPUs.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            f"`seed` must be a non-negative integer. Received: seed={seed!r}"
-        )
-    if seed < 0:
-        raise ValueError(
-            f"`seed` must be a non-negative integer. Received: seed={seed!r}"
-        )
+    _check_non_negative_int("seed", seed)
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
 
@@ -216,15 +226,8 @@ def gpu_env_for_job(job_index, num_gpus, base_env=None):
 
     Source: notes, 6.7 GPUs.
     """
-    for name, value in (("job_index", job_index), ("num_gpus", num_gpus)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(
-                f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
-            )
-        if value < 0:
-            raise ValueError(
-                f"`{name}` must be a non-negative integer. Received: {name}={value!r}"
-            )
+    _check_non_negative_int("job_index", job_index)
+    _check_non_negative_int("num_gpus", num_gpus)
     env = dict(os.environ if base_env is None else base_env)
     env.update(GRADING_ENV)
     if num_gpus == 0:

@@ -67,6 +67,13 @@ def _check_shape(shape):
     return dims
 
 
+def _checked_fan_sum(shape):
+    """Return `(shape, fan_in + fan_out)` of a weight shape, checked by `_check_shape`."""
+    shape = _check_shape(shape)
+    fan_in, fan_out = compute_fans(shape)
+    return shape, fan_in + fan_out
+
+
 def xavier_normal(shape, seed=None, dtype="float32"):
     """Draw Xavier (Glorot) normal weights: `N(0, 2 / (fan_in + fan_out))`.
 
@@ -90,9 +97,8 @@ def xavier_normal(shape, seed=None, dtype="float32"):
 
     Source: notes, 5.4 Numerical Stability and Initialization.
     """
-    shape = _check_shape(shape)
-    fan_in, fan_out = compute_fans(shape)
-    stddev = math.sqrt(2.0 / (fan_in + fan_out))
+    shape, fan_sum = _checked_fan_sum(shape)
+    stddev = math.sqrt(2.0 / fan_sum)
     return keras.random.normal(shape, stddev=stddev, dtype=dtype, seed=seed)
 
 
@@ -117,9 +123,8 @@ def xavier_uniform(shape, seed=None, dtype="float32"):
 
     Source: notes, 5.4 Numerical Stability and Initialization.
     """
-    shape = _check_shape(shape)
-    fan_in, fan_out = compute_fans(shape)
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    shape, fan_sum = _checked_fan_sum(shape)
+    limit = math.sqrt(6.0 / fan_sum)
     return keras.random.uniform(
         shape, minval=-limit, maxval=limit, dtype=dtype, seed=seed
     )

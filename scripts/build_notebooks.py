@@ -8,7 +8,7 @@ written in the "percent" cell format. A line starting with ``# %%`` opens a cell
 - ``# %% solution <id>``: the student's answer for exercise ``<id>``, with its
   ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region(s).
 - ``# %% test <id>``: the locked, graded test cell of exercise ``<id>``, worth
-  ``POINTS[<id>]``. Its body is generated: ``grader.check("<id>", <id>)``, whose
+  ``grader.points(<id>)``. Its body is generated: ``grader.check("<id>", <id>)``, whose
   value (a ``grader.Score``) is the cell's partial credit. The grader adds the
   exercise's hidden cases by itself under ``NBGRADER_EXECUTION=autograde``, so
   the cells need no hidden-test region.
@@ -28,9 +28,12 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
+
+import grader
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "notebooks"
@@ -49,36 +52,28 @@ CHAPTERS = (
     "ch08_adversarial",
 )
 
-# Points per exercise; must equal grader.points(<id>) (a test checks it).
-POINTS = {
-    # ch02_preliminaries
-    "preprocess": 3, "lp_norm": 1, "squared_error_grad": 2,
-    # ch03_linear_regression
-    "synthetic_data": 2, "data_iter": 2, "linreg": 1, "squared_loss": 1, "sgd": 2,
-    "normal_equation": 2, "train_linreg": 3,
-    # ch04_softmax_regression
-    "softmax": 2, "cross_entropy": 1, "log_softmax": 2, "softmax_cross_entropy": 2,
-    "accuracy": 1, "evaluate_accuracy": 2, "train_step": 3,
-    # ch05_mlp
-    "relu": 1, "sigmoid": 1, "tanh": 1, "relu_grad": 1, "sigmoid_grad": 1,
-    "tanh_grad": 1, "mlp": 2, "mlp_model": 2,
-    # ch06_regularization
-    "k_fold_data": 2, "l2_penalty": 1, "sgd_weight_decay": 1, "dropout_layer": 3,
-    "DropoutMLP": 3,
-    # ch06_numerical_stability
-    "xavier_normal": 2, "xavier_uniform": 2, "XavierUniform": 2, "scaled_sigmoid": 1,
-    # ch07_cnn
-    "corr2d": 2, "conv_output_shape": 2, "corr2d_multi_in": 2, "corr2d_multi_in_out": 2,
-    "corr2d_multi_in_out_1x1": 2, "pool2d": 2, "lenet": 3,
-    # ch08_modern_cnn
-    "alexnet": 3, "vgg_block": 2, "vgg": 3, "nin_block": 2, "nin": 3, "Inception": 3,
-    "googlenet": 3,
-    # ch08_batchnorm_resnet
-    "batch_norm": 3, "BatchNorm": 3, "bn_lenet": 3, "Residual": 3, "resnet_block": 2,
-    "resnet18": 3,
-    # ch08_adversarial
-    "fgsm": 3, "adversarial_accuracy": 2,
-}
+class _RegistryPoints(Mapping):
+    """Exercise id -> maximum points, read from the grader's registry.
+
+    The registry (`grader.points`) is the one source of the points; its
+    plugins load on first access, not when this script is imported.
+    """
+
+    def __getitem__(self, exercise_id):
+        try:
+            return grader.points(exercise_id)
+        except grader.UnknownExerciseError:
+            raise KeyError(exercise_id) from None
+
+    def __iter__(self):
+        return iter(grader.exercises()["id"])
+
+    def __len__(self):
+        return len(grader.exercises())
+
+
+# Points per exercise: `POINTS[<id>] == grader.points(<id>)`.
+POINTS = _RegistryPoints()
 
 NBGRADER_SCHEMA_VERSION = 3
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}

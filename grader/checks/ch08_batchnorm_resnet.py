@@ -19,13 +19,10 @@ import tensorflow as tf
 import kerasdl
 from grader.compare import Comparison, to_array
 from grader.models import (
-    TRANSFER_SEED,
     ModelCases,
-    StructureMismatch,
+    build_layer_pair,
     compare_outputs,
-    randomize_weights,
-    trace_ops,
-    transfer_weights,
+    copy_reference_weights,
 )
 from grader.registry import exercise
 
@@ -303,19 +300,11 @@ def _residual_outputs_case(args, input_shape):
 
     def run(ctx):
         X = tf.constant(ctx.rng.normal(size=(3, *input_shape)), dtype="float32")
-        layer = ctx.student(*args)
-        ctx.guard(layer, X)
-        reference = ctx.reference(*args)
-        reference(X)
-        reference_ops = trace_ops(reference, input_shape)
-        student_ops = ctx.guard(trace_ops, layer, input_shape)
-        randomize_weights(reference_ops, np.random.default_rng(TRANSFER_SEED))
-        try:
-            transfer_weights(reference_ops, student_ops)
-        except StructureMismatch as error:
-            ctx.fail(f"the weights could not be matched: {error}",
-                     hint="conv3x3-BN-relu-conv3x3-BN, a 1x1 conv shortcut only with "
-                          "use_1x1conv, Keras BatchNormalization")
+        layer, reference, student_ops, reference_ops = build_layer_pair(
+            ctx, args, X, input_shape)
+        copy_reference_weights(ctx, reference_ops, student_ops,
+                               hint="conv3x3-BN-relu-conv3x3-BN, a 1x1 conv shortcut only "
+                                    "with use_1x1conv, Keras BatchNormalization")
         result = None
         for label, training in (("inference", False), ("training", True),
                                 ("inference after training", False)):

@@ -14,21 +14,17 @@ Source: notes, 8.1 AlexNet, 8.2 VGG, 8.3 NiN, 8.4 GoogLeNet.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import kerasdl
 from grader.compare import Comparison
 from grader.models import (
-    TRANSFER_SEED,
     ModelCases,
-    StructureMismatch,
+    build_layer_pair,
     compare_outputs,
     compare_structure,
+    copy_reference_weights,
     mismatch_hint,
-    randomize_weights,
-    trace_ops,
-    transfer_weights,
 )
 from grader.registry import exercise
 
@@ -192,20 +188,12 @@ def _inception_outputs_case(args, input_shape):
 
     def run(ctx):
         X = tf.constant(ctx.rng.uniform(size=(2, *input_shape)), dtype="float32")
-        layer = ctx.student(*args)
-        ctx.guard(layer, X)
-        reference = ctx.reference(*args)
-        reference(X)
-        reference_ops = trace_ops(reference, input_shape)
-        student_ops = ctx.guard(trace_ops, layer, input_shape)
+        layer, reference, student_ops, reference_ops = build_layer_pair(
+            ctx, args, X, input_shape)
         structure, mismatch = compare_structure(student_ops, reference_ops,
                                                 what="your layer")
         hint = mismatch_hint(mismatch, [_inception_hints])
-        randomize_weights(reference_ops, np.random.default_rng(TRANSFER_SEED))
-        try:
-            transfer_weights(reference_ops, student_ops)
-        except StructureMismatch as error:
-            ctx.fail(f"the weights could not be matched: {error}", hint=hint)
+        copy_reference_weights(ctx, reference_ops, student_ops, hint=hint)
         got = ctx.guard(layer, X, training=False)
         result = compare_outputs(got, reference(X, training=False), what="your output",
                                  hidden=ctx.hidden)

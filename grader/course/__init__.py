@@ -19,7 +19,7 @@ No module imports TensorFlow, and the public names below are resolved on
 first access (PEP 562), so that importing this package costs nothing.
 """
 
-import importlib as _importlib
+from grader._lazy import lazy_exports as _lazy_exports
 
 __all__ = [
     "AutogradeOutcome",
@@ -67,15 +67,4 @@ _LAZY_EXPORTS = {
 }
 
 
-def __getattr__(name):
-    """Import the submodule defining public name `name` on first access (PEP 562)."""
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'grader.course' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module_name), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_exports("grader.course", _LAZY_EXPORTS, globals())

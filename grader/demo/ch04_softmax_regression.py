@@ -6,7 +6,7 @@ test_train_step 3. A check's score is ``points * passed weight / total weight``
 (each case weighs 1 here), hidden cases included under autograde.
 """
 
-from grader.demo.students import Submission
+from grader.demo.students import Submission, class_submissions
 
 __all__ = ["SUBMISSIONS"]
 
@@ -91,10 +91,9 @@ def train_step(net, loss_fn, optimizer, X, y):
     return loss''',
 }
 
-SUBMISSIONS = {
-    "ana": Submission(),
-    "ben": Submission(answers=_BEN),
-    "chloe": Submission(
+SUBMISSIONS = class_submissions(
+    ben=Submission(answers=_BEN),
+    chloe=Submission(
         answers=_CHLOE,
         expected={
             # Passes random (4, 10), float64 and one column; fails the three large-logit cases.
@@ -111,8 +110,7 @@ SUBMISSIONS = {
             "test_train_step": 3 * 1 / 4,
         },
     ),
-    "dan": Submission(base="stub"),
-    "eve": Submission(
+    eve=Submission(
         answers={
             # A typo: NameError on every call.
             "softmax": '''\
@@ -129,7 +127,7 @@ def train_step(net, loss_fn, optimizer, X, y):
         },
         expected={"test_softmax": 0.0, "test_train_step": 0.0},
     ),
-    "finn": Submission(
+    finn=Submission(
         answers={
             # Never terminates: the grader's per-case budget stops it in the test
             # cell; the one example cell calling it hits the notebook cell timeout.
@@ -141,7 +139,7 @@ def softmax_cross_entropy(O, y):
         },
         expected={"test_softmax_cross_entropy": 0.0},
     ),
-    "gia": Submission(
+    gia=Submission(
         answers={
             # Calls the reference.
             "softmax": '''\
@@ -168,4 +166,4 @@ def train_step(net, loss_fn, optimizer, X, y):
         },
         expected={"test_softmax": 0.0, "test_cross_entropy": 0.0, "test_train_step": 0.0},
     ),
-}
+)

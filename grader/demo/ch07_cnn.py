@@ -10,7 +10,7 @@ costs its own cell only (a wrong `corr2d` would also sink the multi-channel
 exercises built on it).
 """
 
-from grader.demo.students import Submission
+from grader.demo.students import Submission, class_submissions
 
 __all__ = ["SUBMISSIONS"]
 
@@ -91,10 +91,9 @@ def lenet():
     ])''',
 }
 
-SUBMISSIONS = {
-    "ana": Submission(),
-    "ben": Submission(answers=_BEN),
-    "chloe": Submission(
+SUBMISSIONS = class_submissions(
+    ben=Submission(answers=_BEN),
+    chloe=Submission(
         answers=_CHLOE,
         expected={
             # No floor: of the 7 cases only the two with stride 1 everywhere
@@ -108,8 +107,7 @@ SUBMISSIONS = {
             "test_lenet": 3 * 2 / 5,
         },
     ),
-    "dan": Submission(base="stub"),
-    "eve": Submission(
+    eve=Submission(
         answers={
             # Adds tuples instead of their entries: TypeError on every call.
             "conv_output_shape": '''\
@@ -128,7 +126,7 @@ def lenet():
         },
         expected={"test_conv_output_shape": 0.0, "test_lenet": 0.0},
     ),
-    "finn": Submission(
+    finn=Submission(
         answers={
             # Never terminates: the grader's per-case budget stops it in the test
             # cell; the one example cell calling it hits the notebook cell timeout.
@@ -140,7 +138,7 @@ def pool2d(X, pool_size, mode="max"):
         },
         expected={"test_pool2d": 0.0},
     ),
-    "gia": Submission(
+    gia=Submission(
         answers={
             # Calls the reference.
             "conv_output_shape": '''\
@@ -167,4 +165,4 @@ def lenet():
         },
         expected={"test_conv_output_shape": 0.0, "test_pool2d": 0.0, "test_lenet": 0.0},
     ),
-}
+)

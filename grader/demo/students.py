@@ -12,7 +12,7 @@ from the exercise's cases (see the comment beside it).
 
 import dataclasses
 
-__all__ = ["STUDENTS", "Submission"]
+__all__ = ["STUDENTS", "Submission", "class_submissions"]
 
 # The sample students, the same in every assignment, with their persona.
 STUDENTS = {
@@ -40,3 +40,30 @@ class Submission:
     answers: dict = dataclasses.field(default_factory=dict)
     base: str = "solution"
     expected: dict = dataclasses.field(default_factory=dict)
+
+
+def class_submissions(**submissions):
+    """The whole sample class's submissions to one assignment, in `STUDENTS` order.
+
+    "ana" submits the instructor's solution (`Submission()`) and "dan" the
+    released stub (`Submission(base="stub")`) in every assignment; the
+    assignment's module gives the other students' submissions.
+
+    Args:
+        **submissions: student id -> `Submission`, for every student of
+            `STUDENTS` but "ana" and "dan".
+
+    Returns:
+        dict, student id -> `Submission`, for all of `STUDENTS`.
+
+    Raises:
+        ValueError: a student is missing, unknown, or is "ana" or "dan".
+    """
+    fixed = {"ana": Submission(), "dan": Submission(base="stub")}
+    if set(fixed) & set(submissions) or set(fixed) | set(submissions) != set(STUDENTS):
+        raise ValueError(
+            "`submissions` must give one Submission for each student of STUDENTS "
+            f"but 'ana' and 'dan'. Received: submissions={sorted(submissions)}"
+        )
+    by_student = {**fixed, **submissions}
+    return {student: by_student[student] for student in STUDENTS}
