@@ -101,17 +101,20 @@ _GUARDED_MODULES = (
 # Modules whose objects `check` uses as they were at import, not as the
 # kernel may have replaced them since.
 _PINNED_MODULES = _GUARDED_MODULES + ("grader.feedback", "grader.registry")
-# NumPy functions the checks compare with: replacing one (`np.allclose =
-# lambda *a, **k: True`) is detected and scores 0.
-_GUARDED_ATTRIBUTES = {
-    "numpy": ("allclose", "isclose", "array_equal", "all", "any", "abs", "max", "min",
-              "isfinite", "isnan", "mean", "var", "std", "sum", "asarray", "array"),
-    "numpy.testing": ("assert_allclose", "assert_array_equal"),
+# Third-party namespaces whose functions the checks and the references use:
+# replacing one (`np.allclose = lambda *a, **k: True`, `tf.maximum = ...`)
+# is detected and scores 0. Top-level module -> attribute paths below it ("" is
+# the module itself); every callable found there (not classes or modules,
+# which TensorFlow loads lazily) is recorded when the module loads.
+_GUARDED_NAMESPACES = {
+    "numpy": ("", "linalg", "testing"),
+    "tensorflow": ("", "math", "nn", "linalg"),
+    "keras": ("ops", "activations"),
 }
 
 _ORIGINALS = {}  # pinned module name -> copy of its namespace at import
 _SNAPSHOT = []  # (module, name, object) triples `_tampered` compares with
-_NUMPY_SNAPSHOT = []
+_LIBRARY_SNAPSHOT = []
 _UNRECORDED = set()  # watched modules not imported yet
 
 
@@ -127,9 +130,16 @@ def _record(module):
             for key, value in vars(module).items()
             if isinstance(value, (_types.FunctionType, type))
         )
-    if name in _GUARDED_ATTRIBUTES:
-        _NUMPY_SNAPSHOT.extend(
-            (module, key, getattr(module, key)) for key in _GUARDED_ATTRIBUTES[name]
+    for path in _GUARDED_NAMESPACES.get(name, ()):
+        namespace = module
+        for part in filter(None, path.split(".")):
+            namespace = getattr(namespace, part, None)
+        if namespace is None:
+            continue
+        _LIBRARY_SNAPSHOT.extend(
+            (namespace, key, value)
+            for key, value in vars(namespace).items()
+            if callable(value) and not isinstance(value, (type, _types.ModuleType))
         )
 
 
@@ -176,7 +186,7 @@ class _RecordOnImport:
 
 def _watch_imports():
     """Record the watched modules already loaded; watch for the others."""
-    for name in (*_PINNED_MODULES, *_GUARDED_ATTRIBUTES):
+    for name in (*_PINNED_MODULES, *_GUARDED_NAMESPACES):
         module = _sys.modules.get(name)
         if module is None:
             _UNRECORDED.add(name)
@@ -205,9 +215,12 @@ def _tampered():
     if not _snapshot_intact(_SNAPSHOT):
         return ("the grader was modified in this kernel; restart the kernel and "
                 "run the notebook again")
-    if not _snapshot_intact(_NUMPY_SNAPSHOT):
-        return ("numpy was modified in this kernel; restart the kernel and run "
-                "the notebook again")
+    replaced = next(((namespace, name) for namespace, name, value in _LIBRARY_SNAPSHOT
+                     if vars(namespace).get(name) is not value), None)
+    if replaced is not None:
+        namespace, name = replaced
+        return (f"{namespace.__name__}.{name} was replaced in this kernel; restart the "
+                "kernel and run the notebook again")
     return None
 
 

@@ -18,6 +18,7 @@ records their code objects so a kernel that patched `kerasdl.softmax` or its
 import inspect
 import os
 import sys
+import threading
 
 import kerasdl
 
@@ -35,6 +36,8 @@ KERASDL_DIR = os.path.join(os.path.dirname(os.path.realpath(kerasdl.__file__)), 
 
 _gettrace = sys.gettrace
 _settrace = sys.settrace
+_thread_gettrace = threading.gettrace
+_thread_settrace = threading.settrace
 _realpath = os.path.realpath
 _inside_cache = {}
 
@@ -120,6 +123,10 @@ class CallWatcher:
 
     Used as a context manager around each piece of student code. The hook
     only reads frames; it never raises, so the student's code runs unchanged.
+    It is installed for the calling thread and for threads the student code
+    starts; a submission that removes it (`sys.settrace(None)`) is recorded
+    as a violation. Threads started before the check and graphs traced from
+    the reference before the check are not seen.
 
     Args:
         reuses: names of kerasdl functions/classes the exercise may call.
@@ -129,6 +136,7 @@ class CallWatcher:
         self.reuses = frozenset(reuses)
         self.violation = None
         self._previous = None
+        self._installed = None
 
     def _hook(self, frame, event, arg):
         # A global trace function only sees "call" events (one per new or
@@ -148,12 +156,20 @@ class CallWatcher:
         return None
 
     def __enter__(self):
-        self._previous = _gettrace()
-        _settrace(self._hook)
+        self._previous = (_gettrace(), _thread_gettrace())
+        self._installed = self._hook  # one bound-method object, compared by identity
+        _settrace(self._installed)
+        _thread_settrace(self._installed)
         return self
 
     def __exit__(self, *exc_info):
-        _settrace(self._previous)
+        removed = (_gettrace() is not self._installed
+                   or _thread_gettrace() is not self._installed)
+        previous, previous_thread = self._previous
+        _settrace(previous)
+        _thread_settrace(previous_thread)
+        if removed and self.violation is None:
+            self.violation = "your code switched off the grader's call watcher (sys.settrace)"
         return False
 
 

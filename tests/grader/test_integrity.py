@@ -74,7 +74,43 @@ def test_monkeypatched_numpy_scores_zero(monkeypatch, capsys):
     """Does replacing numpy.allclose to force a pass score 0?"""
     monkeypatch.setattr(np, "allclose", lambda *args, **kwargs: True)
     assert float(grader.check("relu", lambda x: x)) == 0.0
-    assert "numpy was modified" in capsys.readouterr().out
+    assert "numpy.allclose was replaced" in capsys.readouterr().out
+
+
+def test_monkeypatched_tensorflow_scores_zero(monkeypatch, capsys):
+    """Does replacing tf.maximum (which the relu reference uses) so that a wrong relu
+    matches it score 0?"""
+    monkeypatch.setattr(tf, "maximum", lambda a, b: a)
+    assert float(grader.check("relu", lambda x: x)) == 0.0
+    assert "tensorflow.maximum was replaced" in capsys.readouterr().out
+
+
+def test_switching_off_the_call_watcher_scores_zero(capsys):
+    """Does a submission that clears sys.settrace before calling the reference score 0?"""
+    import sys
+
+    def softmax(X):
+        sys.settrace(None)
+        return kerasdl.softmax(X)
+
+    assert float(grader.check("softmax", softmax)) == 0.0
+    assert "switched off" in capsys.readouterr().out
+
+
+def test_reference_called_from_a_new_thread_scores_zero(capsys):
+    """Does calling the reference in a worker thread started by the submission score 0?"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(1)
+
+    def softmax(X):
+        return executor.submit(kerasdl.softmax, X).result()
+
+    try:
+        assert float(grader.check("softmax", softmax)) == 0.0
+    finally:
+        executor.shutdown()
+    assert "kerasdl's softmax" in capsys.readouterr().out
 
 
 def test_patched_grader_helper_scores_zero(monkeypatch, capsys):
