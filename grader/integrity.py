@@ -135,8 +135,11 @@ class CallWatcher:
     def __init__(self, reuses=()):
         self.reuses = frozenset(reuses)
         self.violation = None
-        self._previous = None
-        self._installed = None
+        # One bound-method object, compared by identity; a stack of the trace
+        # functions to restore, since student code can nest (a model's layers
+        # are built inside the student's own call).
+        self._installed = self._hook
+        self._previous = []
 
     def _hook(self, frame, event, arg):
         # A global trace function only sees "call" events (one per new or
@@ -156,8 +159,7 @@ class CallWatcher:
         return None
 
     def __enter__(self):
-        self._previous = (_gettrace(), _thread_gettrace())
-        self._installed = self._hook  # one bound-method object, compared by identity
+        self._previous.append((_gettrace(), _thread_gettrace()))
         _settrace(self._installed)
         _thread_settrace(self._installed)
         return self
@@ -165,7 +167,7 @@ class CallWatcher:
     def __exit__(self, *exc_info):
         removed = (_gettrace() is not self._installed
                    or _thread_gettrace() is not self._installed)
-        previous, previous_thread = self._previous
+        previous, previous_thread = self._previous.pop()
         _settrace(previous)
         _thread_settrace(previous_thread)
         if removed and self.violation is None:

@@ -138,3 +138,20 @@ def test_replaced_module_attribute_does_not_change_reference(monkeypatch):
     monkeypatch.setattr(kerasdl, "relu", lambda x: x)
     assert float(grader.check("relu", lambda x: x, quiet=True)) < 1.0
     assert float(grader.check("relu", lambda x: tf.maximum(x, 0.0), quiet=True)) == 1.0
+
+
+def test_nested_watching_is_not_a_violation():
+    """Does a watcher entered twice (student code nested in student code) stay clean
+    and restore the trace function that was there before?"""
+    import sys
+
+    from grader.integrity import CallWatcher
+
+    before = sys.gettrace()
+    watcher = CallWatcher()
+    with watcher:
+        with watcher:
+            pass
+        assert sys.gettrace() is not before
+    assert watcher.violation is None
+    assert sys.gettrace() is before
