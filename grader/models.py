@@ -10,8 +10,11 @@ norm, concatenation, addition, in the order they run.
 
 It traces one inference call of the model into a TensorFlow graph (no
 numbers are computed) while recording which leaf layer ran when; graph
-operations that ran outside every leaf layer (`tf.nn.relu` in a custom
-`call`, the `+` of a skip connection, `tf.concat`) become ops of their own.
+operations that ran outside every leaf layer (`tf.nn.relu` or `tf.sigmoid`
+in a custom `call`, `tf.nn.avg_pool2d` / `tf.nn.max_pool2d` /
+`keras.ops.average_pool` and the other 2-D pooling functions with their
+window, strides and padding, a `tf.reshape(X, (N, -1))` flattening, the `+`
+of a skip connection, `tf.concat`) become ops of their own.
 
 Then:
 
@@ -78,6 +81,18 @@ _GRAPH_ACTIVATIONS = {
 # operands have the same shape and neither is a constant).
 _GRAPH_ADDS = ("AddV2", "Add")
 _GRAPH_CONCATS = ("ConcatV2", "Concat")
+# TensorFlow graph operations (type -> op kind) of 2-D pooling run outside
+# every leaf layer: `tf.nn.avg_pool2d`, `tf.nn.max_pool2d`, `tf.nn.avg_pool`,
+# `tf.nn.max_pool`, `tf.nn.pool` and `keras.ops.average_pool` / `max_pool`
+# all trace to one of these; window and strides are attributes (inputs for
+# the V2 form), indexed by the data format.
+_GRAPH_POOLS = {
+    "AvgPool": "average pooling",
+    "MaxPool": "max pooling",
+    "MaxPoolV2": "max pooling",
+}
+# Spatial axes of a 4-D pooling window/strides vector per data format.
+_POOL_SPATIAL_AXES = {"NHWC": (1, 2), "NCHW": (2, 3)}
 # Kinds of ops that carry weights (transferred between models).
 _WEIGHTED_KINDS = ("convolution", "dense", "batch norm", "custom layer")
 # Kinds whose relative order may differ between valid implementations of a
@@ -303,6 +318,36 @@ def _is_constant(tensor):
     return tensor.op.type == "Const"
 
 
+def _graph_pool_op(op):
+    """The `Op` of a 2-D pooling graph operation, or None if it is not 2-D."""
+    try:
+        data_format = op.get_attr("data_format").decode()
+        padding = op.get_attr("padding").decode().lower()
+        if op.type == "MaxPoolV2":  # (input, ksize, strides) as tensors
+            window = tf.get_static_value(op.inputs[1])
+            strides = tf.get_static_value(op.inputs[2])
+        else:
+            window, strides = op.get_attr("ksize"), op.get_attr("strides")
+    except (ValueError, AttributeError):
+        return None
+    axes = _POOL_SPATIAL_AXES.get(data_format)
+    if axes is None or window is None or strides is None or len(window) != 4 \
+            or len(strides) != 4:
+        return None
+    return Op(_GRAPH_POOLS[op.type], (("padding", padding),
+                                      ("pool_size", tuple(int(window[a]) for a in axes)),
+                                      ("strides", tuple(int(strides[a]) for a in axes))))
+
+
+def _is_flatten(op):
+    """A reshape `(N, d1, d2, ...) -> (N, d1*d2*...)` (`tf.reshape(X, (N, -1))`)."""
+    before, after = op.inputs[0].shape, op.outputs[0].shape
+    if before.rank is None or after.rank != 2 or before.rank < 3:
+        return False
+    features = before[1:].num_elements()
+    return features is None or after[1] is None or int(after[1]) == features
+
+
 def _ops_from_trace(graph_ops, records):
     """Merge the leaf-layer records with the graph ops that ran between them."""
     records = sorted(records, key=lambda r: r[0])
@@ -325,6 +370,12 @@ def _ops_from_trace(graph_ops, records):
                 events.append((index, [Op("addition")]))
         elif op.type in _GRAPH_CONCATS:
             events.append((index, [Op("concatenation")]))
+        elif op.type in _GRAPH_POOLS:
+            pool = _graph_pool_op(op)
+            if pool is not None:
+                events.append((index, [pool]))
+        elif op.type == "Reshape" and _is_flatten(op):
+            events.append((index, [Op("flatten")]))
     events.sort(key=lambda e: e[0])
     return [op for _, ops in events for op in ops]
 

@@ -7,6 +7,7 @@
 its own weights in inference and must differ in training.
 """
 
+import itertools
 import math
 
 import keras
@@ -14,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import kerasdl
-from grader.compare import Comparison, to_array
+from grader.compare import Comparison, compare_values, to_array
 from grader.registry import exercise
 from grader.tolerances import STATISTICAL_SIGMAS, tolerance_for
 
@@ -222,9 +223,14 @@ def dropout_layer_cases(c):
 # DropoutMLP ----------------------------------------------------------------------
 
 
-def _dense_params(net, shapes):
-    """The student's (kernel, bias) arrays, matched to the expected shapes in order."""
-    variables = [v.numpy() for v in net.trainable_variables]
+# At most this many kernel/bias assignments are tried when a from-scratch
+# model has several variables of one shape (h1 == h2, unused extras).
+MAX_DENSE_ASSIGNMENTS = 64
+
+
+def _adjacent_params(variables, shapes):
+    """Kernel-then-bias pairs created one after the other (one Dense layer each)."""
+    variables = list(variables)
     found = []
     for kernel_shape, bias_shape in shapes:
         for index in range(len(variables) - 1):
@@ -235,6 +241,39 @@ def _dense_params(net, shapes):
         else:
             return None
     return found
+
+
+def _dense_candidates(net, shapes):
+    """Candidate `[(kernel, bias), ...]` lists of the student's arrays, most likely first.
+
+    Variables are matched by shape whatever order they were created in
+    (`add_weight` kernels first, then biases, is as valid as one Dense layer
+    after the other). First the kernel-then-bias pairing, then every
+    assignment of distinct variables of the right shapes in creation order
+    (at most `MAX_DENSE_ASSIGNMENTS`); the caller keeps the first one that
+    reproduces the model's output.
+    """
+    variables = [np.asarray(v.numpy()) for v in net.trainable_variables]
+    candidates = []
+    adjacent = _adjacent_params(variables, shapes)
+    if adjacent is not None:
+        candidates.append(adjacent)
+    kernel_choices = [[i for i, v in enumerate(variables) if v.shape == kernel_shape]
+                      for kernel_shape, _ in shapes]
+    bias_choices = [[i for i, v in enumerate(variables) if v.shape == bias_shape]
+                    for _, bias_shape in shapes]
+    tried = 0
+    for kernels in itertools.product(*kernel_choices):
+        if len(set(kernels)) < len(kernels):
+            continue
+        for biases in itertools.product(*bias_choices):
+            if len(set(biases)) < len(biases) or set(biases) & set(kernels):
+                continue
+            if tried == MAX_DENSE_ASSIGNMENTS:
+                return candidates
+            tried += 1
+            candidates.append([(variables[k], variables[b]) for k, b in zip(kernels, biases)])
+    return candidates
 
 
 def _mlp_forward(X, layers, softmax=False):
@@ -257,14 +296,19 @@ def _dropout_mlp_case(num_outputs, num_hiddens1, num_hiddens2, dropout1, dropout
         X = tf.constant(ctx.rng.uniform(size=(8, *shape)), dtype="float32")
         inference = to_array(ctx.guard(net, X, training=False), "your inference output")
         num_inputs = int(np.prod(shape))
-        layers = _dense_params(net, [((num_inputs, num_hiddens1), (num_hiddens1,)),
-                                     ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
-                                     ((num_hiddens2, num_outputs), (num_outputs,))])
-        if layers is None:
+        candidates = _dense_candidates(net, [((num_inputs, num_hiddens1), (num_hiddens1,)),
+                                             ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
+                                             ((num_hiddens2, num_outputs), (num_outputs,))])
+        if not candidates:
             ctx.fail("could not find three Dense layers of the expected sizes",
                      hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
                           "Dense(num_hiddens2, relu) -> dropout -> Dense(num_outputs)")
         flat = X.numpy()
+        # The first assignment that reproduces the output; else the most likely
+        # one, whose comparison below fails with its message and hint.
+        layers = next((found for found in candidates if compare_values(
+            inference, _mlp_forward(flat, found), input_dtypes=("float32",)).passed),
+            candidates[0])
         ctx.compare(inference, _mlp_forward(flat, layers),
                     what="your output with training=False",
                     mistakes={"the last layer outputs logits: no softmax":

@@ -13,9 +13,14 @@ outputs after copying the reference's weights (`grader.models`).
 Source: notes, 7.2-7.6.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
+import tensorflow as tf
 
 import kerasdl
+from grader.compare import to_array
+from grader.errors import CaseFailed
 from grader.models import ModelCases
 from grader.registry import exercise
 
@@ -113,24 +118,58 @@ _SHAPE_MISTAKES = {
 }
 
 
+def _as_pair(value):
+    """A student's `(h, w)` as a tuple of two items, when it is an array or tensor.
+
+    Tuples and lists are returned unchanged; a length-2 NumPy array or
+    tensor (a vectorised answer) and any other sequence of numbers become a
+    tuple of its items, which are then compared one by one (integer values
+    required: 53.25 still fails). Anything else is returned unchanged and
+    fails the comparison as "not a tuple".
+    """
+    if isinstance(value, (tuple, list)):
+        return value
+    if isinstance(value, (np.ndarray, tf.Tensor, tf.Variable)):
+        array = to_array(value, "your output")
+        if array.ndim != 1:
+            raise CaseFailed(f"your output has shape {array.shape}, expected 2 values (h, w)")
+        return tuple(array)
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return tuple(value)
+    return value
+
+
+def _shape_case(*args):
+    """Case: the student's `(h, w)` equals the reference's, as 2 integer values."""
+
+    def run(ctx):
+        want = ctx.reference(*args)
+        got = _as_pair(ctx.student(*args))
+        mistakes = {hint: (lambda wrong=wrong: wrong(*args))
+                    for hint, wrong in _SHAPE_MISTAKES.items()}
+        return ctx.compare(got, want, mistakes=mistakes, names=("your height", "your width"))
+
+    return run
+
+
 @exercise("conv_output_shape", chapter=CHAPTER, points=2, reference=kerasdl.conv_output_shape)
 def conv_output_shape_cases(c):
-    """Output height and width `floor((n - k + p + s) / s)` per axis."""
-    names = {"names": ("your height", "your width")}
-    c.values("AlexNet's first conv: 224, k 11, s 4", (224, 224), (11, 11), (0, 0), (4, 4),
-             mistakes=_SHAPE_MISTAKES, **names)
-    c.values("8x8, k 3, same (p 2), s 2", (8, 8), (3, 3), (2, 2), (2, 2),
-             mistakes=_SHAPE_MISTAKES, **names)
-    c.values("8x8, k (3, 5), valid, s (3, 4)", (8, 8), (3, 5), (0, 0), (3, 4),
-             mistakes=_SHAPE_MISTAKES, **names)
-    c.values("valid, stride 1: (28, 30), k (5, 3)", (28, 30), (5, 3), (0, 0), (1, 1),
-             mistakes=_SHAPE_MISTAKES, **names)
-    c.values("padding (2, 4), stride (1, 3) on (7, 10), k (5, 4)", (7, 10), (5, 4), (2, 4),
-             (1, 3), mistakes=_SHAPE_MISTAKES, **names)
-    c.values("defaults: (6, 8), k (2, 3)", (6, 8), (2, 3), mistakes=_SHAPE_MISTAKES,
-             hidden=True, **names)
-    c.values("floor matters: 11x9, k 2, p 1, s 3", (11, 9), (2, 2), (1, 1), (3, 3),
-             mistakes=_SHAPE_MISTAKES, hidden=True, **names)
+    """Output height and width `floor((n - k + p + s) / s)` per axis.
+
+    The answer may be a tuple, a list, a length-2 NumPy array or tensor of
+    integer values (a vectorised answer); fractional values fail.
+    """
+    c.custom("AlexNet's first conv: 224, k 11, s 4", _shape_case((224, 224), (11, 11), (0, 0),
+                                                                 (4, 4)))
+    c.custom("8x8, k 3, same (p 2), s 2", _shape_case((8, 8), (3, 3), (2, 2), (2, 2)))
+    c.custom("8x8, k (3, 5), valid, s (3, 4)", _shape_case((8, 8), (3, 5), (0, 0), (3, 4)))
+    c.custom("valid, stride 1: (28, 30), k (5, 3)", _shape_case((28, 30), (5, 3), (0, 0),
+                                                                (1, 1)))
+    c.custom("padding (2, 4), stride (1, 3) on (7, 10), k (5, 4)",
+             _shape_case((7, 10), (5, 4), (2, 4), (1, 3)))
+    c.custom("defaults: (6, 8), k (2, 3)", _shape_case((6, 8), (2, 3)), hidden=True)
+    c.custom("floor matters: 11x9, k 2, p 1, s 3", _shape_case((11, 9), (2, 2), (1, 1),
+                                                               (3, 3)), hidden=True)
 
 
 # corr2d_multi_in -------------------------------------------------------------------

@@ -22,7 +22,7 @@ def _kinds(ops):
 
 
 @pytest.mark.parametrize("build", [ch07_cnn.lenet, ch07_cnn.lenet_functional,
-                                   ch07_cnn.lenet_subclass])
+                                   ch07_cnn.lenet_subclass, ch07_cnn.lenet_tf_nn_pool])
 def test_lenet_variants_trace_to_the_reference_ops(build):
     """Do Sequential, functional and subclassed LeNets flatten to the reference's ops?"""
     reference_ops = models.trace_ops(kerasdl.lenet())
@@ -98,3 +98,46 @@ def test_trace_without_input_shape_raises():
     """Does tracing a model without keras.Input and without input_shape raise ValueError?"""
     with pytest.raises(ValueError, match="Received: input_shape=None"):
         models.trace_ops(keras.Sequential([keras.layers.Dense(2)]))
+
+
+@pytest.mark.parametrize("pool, kind, pool_size, strides, padding", [
+    (lambda x: tf.nn.avg_pool2d(x, 2, 2, "VALID"), "average pooling", (2, 2), (2, 2), "valid"),
+    (lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME"), "max pooling", (3, 3), (2, 2), "same"),
+    (lambda x: tf.nn.avg_pool(x, [2, 3], [2, 1], "VALID"), "average pooling", (2, 3), (2, 1),
+     "valid"),
+    (lambda x: tf.nn.max_pool(x, 2, 2, "VALID"), "max pooling", (2, 2), (2, 2), "valid"),
+    (lambda x: tf.nn.pool(x, [2, 2], "AVG", strides=[2, 2], padding="VALID"),
+     "average pooling", (2, 2), (2, 2), "valid"),
+    (lambda x: keras.ops.average_pool(x, 2, 2, "same"), "average pooling", (2, 2), (2, 2),
+     "same"),
+    (lambda x: keras.ops.max_pool(x, 2, 1), "max pooling", (2, 2), (1, 1), "valid"),
+])
+def test_raw_pooling_in_call_is_traced(pool, kind, pool_size, strides, padding):
+    """Is pooling with tf.nn / keras.ops inside call() an op with its window, strides, padding?"""
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(2, 3)
+
+        def call(self, X, training=None):
+            return pool(keras.ops.sigmoid(self.conv(X)))
+
+    net = Net()
+    net(tf.zeros((1, 8, 8, 1)))
+    ops = models.trace_ops(net, (8, 8, 1))
+    assert _kinds(ops) == ["convolution", "activation", kind]
+    assert ops[1].attr("activation") == "sigmoid"
+    assert ops[2].attr("pool_size") == pool_size
+    assert ops[2].attr("strides") == strides
+    assert ops[2].attr("padding") == padding
+
+
+def test_raw_max_pool_lenet_is_reported_as_max_pooling():
+    """Is a subclassed LeNet with tf.nn.max_pool2d reported as 'found max pooling'?"""
+    wrong = ch07_cnn.lenet_tf_nn_pool(tf.nn.max_pool2d)
+    result, mismatch = models.compare_structure(models.trace_ops(wrong, LENET_INPUT),
+                                                models.trace_ops(kerasdl.lenet()))
+    assert not result.passed
+    assert "layer 3: expected average pooling 2x2" in result.message
+    assert mismatch.found.kind == "max pooling"
