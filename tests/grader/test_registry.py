@@ -1,5 +1,6 @@
 """Registry: ids, points, plugin discovery and decorator validation."""
 
+import math
 import textwrap
 
 import pandas as pd
@@ -10,6 +11,9 @@ from grader.errors import PluginError, UnknownExerciseError
 from grader.registry import ENTRY_POINT_GROUP, Registry, exercise
 from grader.results import Score
 from tests.grader.fixtures.points import chapter_points
+
+# Scores are rounded to 4 decimals; a pass or a fail is exact to this.
+SCORE_ATOL = 1e-9
 
 # Points per exercise of chapters 2-6, as fixed by the course.
 CHAPTER_2_TO_6_POINTS = chapter_points("ch02_", "ch03_", "ch04_", "ch05_", "ch06_")
@@ -117,7 +121,7 @@ def test_entry_point_plugin_is_discovered(tmp_path, monkeypatch):
     from grader.runner import run_exercise
 
     score = run_exercise(spec, lambda x: x + 1.0, hidden=False)
-    assert float(score) == 1.0
+    assert math.isclose(float(score), 1.0, abs_tol=SCORE_ATOL)
 
 
 def test_score_is_a_plain_number_within_points():
@@ -125,8 +129,8 @@ def test_score_is_a_plain_number_within_points():
     score = Score(1.23456789, exercise="e", points=2)
     assert repr(score) == "1.2346"
     assert str(score) == "1.2346"
-    assert float(Score(5.0, exercise="e", points=2)) == 2.0
-    assert float(Score(-1.0, exercise="e", points=2)) == 0.0
+    assert math.isclose(float(Score(5.0, exercise="e", points=2)), 2.0, abs_tol=SCORE_ATOL)
+    assert math.isclose(float(Score(-1.0, exercise="e", points=2)), 0.0, abs_tol=SCORE_ATOL)
     assert not hasattr(score, "_repr_html_")
     assert isinstance(score, float)
 

@@ -1,5 +1,6 @@
 """Runner duties: bad student code becomes failed cases, never stderr or a hang."""
 
+import math
 import os
 import sys
 import time
@@ -12,6 +13,9 @@ import tensorflow as tf
 import grader
 from grader.registry import exercise
 from grader.runner import HIDDEN_FAILURE, run_exercise
+
+# Scores are rounded to 4 decimals; a pass or a fail is exact to this.
+SCORE_ATOL = 1e-9
 
 # A hanging case must stop within its budget plus this much overhead (s).
 TIMEOUT_SLACK = 3.0
@@ -40,7 +44,7 @@ def run(obj, hidden=True):
 def test_correct_function_scores_full_points():
     """Does a correct function score all points, as a plain-number Score?"""
     score = run(lambda x: x * 2)
-    assert float(score) == 2.0
+    assert math.isclose(float(score), 2.0, abs_tol=SCORE_ATOL)
     assert repr(score) == "2.0"
     assert score.passed
     assert [r.passed for r in score.results] == [True, True, True]
@@ -52,14 +56,14 @@ def test_raising_function_fails_with_one_line_message():
         raise ValueError("bad shape\nsecond line")
 
     score = run(student)
-    assert float(score) == 0.0
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
     assert score.results[0].message == "your function raised ValueError: bad shape"
 
 
 def test_system_exit_is_caught():
     """Does sys.exit() in student code fail the case instead of stopping the kernel?"""
     score = run(lambda x: sys.exit(3))
-    assert float(score) == 0.0
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
     assert "SystemExit" in score.results[0].message
 
 
@@ -77,7 +81,7 @@ def test_hanging_function_times_out_once(monkeypatch):
     assert elapsed < float(SMALL_TIMEOUT) + TIMEOUT_SLACK
     assert "did not finish within 0.3 s" in score.results[0].message
     assert [r.message for r in score.results[1:]] == ["skipped after a timeout"] * 2
-    assert float(score) == 0.0
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
 
 
 def test_timeout_swallowing_student_still_stops(monkeypatch):
@@ -128,21 +132,21 @@ def test_always_equal_object_fails():
             return False
 
     score = run(lambda x: AlwaysEqual())
-    assert float(score) == 0.0
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
     assert "is a AlwaysEqual, not a tensor or array" in score.results[0].message
 
 
 def test_string_output_fails():
     """Does a string output fail?"""
     score = run(lambda x: "2 * x")
-    assert float(score) == 0.0
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
     assert "not a tensor or array" in score.results[0].message
 
 
 def test_tf_variable_and_float64_outputs_pass():
     """Are tf.Variable and float64 NumPy outputs accepted for float32 inputs?"""
-    assert float(run(lambda x: tf.Variable(x * 2))) == 2.0
-    assert float(run(lambda x: np.asarray(x, dtype=np.float64) * 2)) == 2.0
+    assert math.isclose(float(run(lambda x: tf.Variable(x * 2))), 2.0, abs_tol=SCORE_ATOL)
+    assert math.isclose(float(run(lambda x: np.asarray(x, dtype=np.float64) * 2)), 2.0, abs_tol=SCORE_ATOL)
 
 
 def test_student_gets_copies_of_inputs():
@@ -162,7 +166,7 @@ def test_student_gets_copies_of_inputs():
         return out
 
     score = run_exercise(cases.__grader_exercise__, student, hidden=False)
-    assert float(score) == 1.0
+    assert math.isclose(float(score), 1.0, abs_tol=SCORE_ATOL)
     assert received[0] is not original
     np.testing.assert_array_equal(original, kept)
 
@@ -180,7 +184,7 @@ def test_variable_inputs_are_fresh_copies():
         v.assign([0.0, 0.0])
         return out
 
-    assert float(run_exercise(cases.__grader_exercise__, student, hidden=False)) == 1.0
+    assert math.isclose(float(run_exercise(cases.__grader_exercise__, student, hidden=False)), 1.0, abs_tol=SCORE_ATOL)
     np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
 
 
@@ -198,7 +202,7 @@ def test_nothing_reaches_stderr(capfd):
     score = run(student)
     captured = capfd.readouterr()
     assert captured.err == ""
-    assert float(score) == 2.0
+    assert math.isclose(float(score), 2.0, abs_tol=SCORE_ATOL)
 
 
 def test_check_prints_feedback_to_stdout_only(capfd):
@@ -218,7 +222,7 @@ def test_retracing_tf_function_is_silent(capfd):
 
     capfd.readouterr()
     for _ in range(3):
-        assert float(run(student)) == 2.0
+        assert math.isclose(float(run(student)), 2.0, abs_tol=SCORE_ATOL)
     assert capfd.readouterr().err == ""
 
 
@@ -256,7 +260,7 @@ def test_partial_credit_weights():
         return x * 2 if x.ndim == 1 else x
 
     score = run(student, hidden=False)
-    assert float(score) == 1.0
+    assert math.isclose(float(score), 1.0, abs_tol=SCORE_ATOL)
     assert repr(score) == "1.0"
 
 
