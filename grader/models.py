@@ -497,26 +497,67 @@ def randomize_weights(ops, rng):
     norm gets gamma in [0.5, 1.5], beta and the moving mean `N(0, 0.1^2)` and
     the moving variance in [0.5, 1.5], so inference and training differ.
     """
-    for op in weighted_ops(ops):
-        weights = _ordered_weights(op)
-        for position, variable in enumerate(weights):
-            shape = tuple(variable.shape)
-            if op.kind == "batch norm" and position in (0, 3):
-                values = rng.uniform(0.5, 1.5, size=shape)
-            elif len(shape) >= 2:
-                fan_in = int(np.prod(shape[:-1]))
-                values = rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape)
-            else:
-                values = rng.normal(0.0, 0.1, size=shape)
-            variable.assign(values.astype(variable.dtype))
+    for variable, values in zip(_weighted_variables(ops), _draw_weights(ops, rng)):
+        variable.assign(values)
 
 
-def transfer_weights(source_ops, target_ops):
+def _weighted_variables(ops):
+    """The variables of every weighted op, in the order `randomize_weights` fills them."""
+    return [variable for op in weighted_ops(ops) for variable in _ordered_weights(op)]
+
+
+def _weight_signature(ops):
+    """What determines the seeded draws: each variable's op kind, position, shape, dtype."""
+    return tuple((op.kind, position, tuple(variable.shape), str(variable.dtype))
+                 for op in weighted_ops(ops)
+                 for position, variable in enumerate(_ordered_weights(op)))
+
+
+def _draw_weights(ops, rng):
+    """The seeded values of `randomize_weights`, one array per variable, in order."""
+    drawn = []
+    for kind, position, shape, dtype in _weight_signature(ops):
+        if kind == "batch norm" and position in (0, 3):
+            values = rng.uniform(0.5, 1.5, size=shape)
+        elif len(shape) >= 2:
+            fan_in = int(np.prod(shape[:-1]))
+            values = rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape)
+        else:
+            values = rng.normal(0.0, 0.1, size=shape)
+        drawn.append(values.astype(dtype))
+    return drawn
+
+
+# Seeded reference weights drawn once per process, keyed by the full weight
+# signature (kinds, positions, shapes, dtypes): drawing the 16M values of
+# VGG's dense layers takes most of a check. Read-only after drawing.
+_SEEDED_WEIGHTS_CACHE = {}
+
+
+def _seeded_weights(ops, seed):
+    """`_draw_weights(ops, default_rng(seed))`, cached per process (do not modify)."""
+    key = (seed, _weight_signature(ops))
+    drawn = _SEEDED_WEIGHTS_CACHE.get(key)
+    if drawn is None:
+        drawn = _draw_weights(ops, np.random.default_rng(seed))
+        for values in drawn:
+            values.setflags(write=False)
+        _SEEDED_WEIGHTS_CACHE[key] = drawn
+    return drawn
+
+
+def transfer_weights(source_ops, target_ops, source_values=None):
     """Copy the weights of `source_ops` into the matching ops of `target_ops`.
 
     Each weighted source op goes to the first unused target op of the same
     kind whose variables have the same shapes (so paths computed in another
     order still match).
+
+    Args:
+        source_ops: the ops to copy from.
+        target_ops: the ops to copy into.
+        source_values: optional list of the source variables' current values
+            as arrays (in `randomize_weights` order), to skip reading them back.
 
     Raises:
         StructureMismatch: a source op has no matching target op, or the
@@ -524,8 +565,13 @@ def transfer_weights(source_ops, target_ops):
     """
     targets = weighted_ops(target_ops)
     used = [False] * len(targets)
+    remaining = iter(source_values) if source_values is not None else None
     for number, op in enumerate(weighted_ops(source_ops), start=1):
         source = _ordered_weights(op)
+        if remaining is not None:
+            source_arrays = [next(remaining) for _ in source]
+        else:
+            source_arrays = [np.asarray(v.numpy()) for v in source]
         shapes = [tuple(v.shape) for v in source]
         for index, candidate in enumerate(targets):
             if used[index] or candidate.kind != op.kind:
@@ -533,8 +579,8 @@ def transfer_weights(source_ops, target_ops):
             target = _ordered_weights(candidate)
             if [tuple(v.shape) for v in target] == shapes:
                 used[index] = True
-                for to, frm in zip(target, source):
-                    to.assign(np.asarray(frm.numpy()).astype(to.dtype))
+                for to, frm in zip(target, source_arrays):
+                    to.assign(frm.astype(to.dtype, copy=False))
                 break
         else:
             raise StructureMismatch(
@@ -559,6 +605,9 @@ TRANSFER_SEED = 1234
 # Reference models built once per process, keyed by (reference, args): building
 # AlexNet or VGG takes seconds; their weights are re-randomized before each use.
 _REFERENCE_CACHE = {}
+# Reference inference outputs with the seeded weights, keyed by the reference
+# model's key, the seed and the input bytes (see `ModelCases._reference_output`).
+_REFERENCE_OUTPUT_CACHE = {}
 
 
 def mismatch_hint(mismatch, extra_hints=None):
@@ -620,9 +669,12 @@ def copy_reference_weights(ctx, reference_ops, student_ops, hint=None):
     Raises:
         CaseFailed: a weighted layer has no counterpart (`ctx.fail`).
     """
-    randomize_weights(reference_ops, np.random.default_rng(TRANSFER_SEED))
+    # Same values as randomize_weights(reference_ops, default_rng(TRANSFER_SEED)).
+    drawn = _seeded_weights(reference_ops, TRANSFER_SEED)
+    for variable, values in zip(_weighted_variables(reference_ops), drawn):
+        variable.assign(values)
     try:
-        transfer_weights(reference_ops, student_ops)
+        transfer_weights(reference_ops, student_ops, source_values=drawn)
     except StructureMismatch as error:
         ctx.fail(f"the weights could not be matched: {error}",
                  hint=hint() if callable(hint) else hint)
@@ -785,13 +837,29 @@ class ModelCases:
         X = ctx.rng.uniform(0.0, 1.0, size=(self.batch, *self.eval_shape))
         return tf.constant(X, dtype="float32")
 
+    def _reference_output(self, ctx, reference, X):
+        """The reference's inference output on `X` with its `TRANSFER_SEED` weights.
+
+        Cached per process, keyed by the reference model's cache key, the
+        seed and the bytes of `X`: the reference has just been given the
+        seeded weights (`_transferred`), so nothing else determines it.
+        """
+        key = (ctx._reference, repr(self.args), self.input_shape, TRANSFER_SEED,
+               tuple(X.shape), X.dtype.name, X.numpy().tobytes())
+        want = _REFERENCE_OUTPUT_CACHE.get(key)
+        if want is None:
+            want = np.asarray(reference(X, training=False))
+            want.setflags(write=False)
+            _REFERENCE_OUTPUT_CACHE[key] = want
+        return want
+
     def outputs(self):
         """Case: same weights, same inputs -> same outputs in inference mode."""
 
         def run(ctx):
             net, reference = self._transferred(ctx)
             X = self._inputs(ctx)
-            want = reference(X, training=False)
+            want = self._reference_output(ctx, reference, X)
             got = ctx.guard(net, X, training=False)
             result = compare_outputs(got, want, what=f"{self.what}'s output (inference)",
                                      hidden=ctx.hidden)
