@@ -27,9 +27,7 @@ __all__ = [
     "CallWatcher",
     "static_violation",
     "reference_fingerprint",
-    "snapshot_functions",
-    "snapshot_attributes",
-    "snapshot_intact",
+    "fingerprint_intact",
 ]
 
 KERASDL_DIR = os.path.join(os.path.dirname(os.path.realpath(kerasdl.__file__)), "")
@@ -193,41 +191,3 @@ def reference_fingerprint(reference):
 def fingerprint_intact(fingerprint):
     """Whether every recorded function still has its recorded code object."""
     return all(function.__code__ is code for function, code in fingerprint)
-
-
-def snapshot_functions(modules):
-    """Record the functions and classes each module defines (to detect patching).
-
-    Args:
-        modules: module objects.
-
-    Returns:
-        A list of `(module, name, object)` triples.
-    """
-    snapshot = []
-    for module in modules:
-        for name, value in vars(module).items():
-            if inspect.isfunction(value) or inspect.isclass(value):
-                snapshot.append((module, name, value))
-    return snapshot
-
-
-def snapshot_attributes(module_name, names):
-    """Record some attributes of a module (to detect patching).
-
-    Args:
-        module_name: importable module name (`"numpy"`).
-        names: attribute names.
-
-    Returns:
-        A list of `(module, name, object)` triples.
-    """
-    import importlib
-
-    module = importlib.import_module(module_name)
-    return [(module, name, getattr(module, name)) for name in names]
-
-
-def snapshot_intact(snapshot):
-    """Whether every recorded module attribute is still the recorded object."""
-    return all(vars(module).get(name) is value for module, name, value in snapshot)
