@@ -24,6 +24,7 @@ output matches is shown.
 
 import copy
 import dataclasses
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -52,6 +53,28 @@ _np_array = np.array
 _tf_constant = tf.constant
 _tf_Variable = tf.Variable
 _tf_Tensor = tf.Tensor
+_perf_counter = time.perf_counter
+
+
+_UNCACHEABLE = object()
+
+
+def _frozen(value):
+    """A read-only copy of a data value for `CaseContext.remember`, else `_UNCACHEABLE`."""
+    if isinstance(value, _tf_Variable):
+        return _UNCACHEABLE
+    if isinstance(value, _tf_Tensor | np.ndarray | np.generic):
+        array = _np_array(value.numpy() if isinstance(value, _tf_Tensor) else value)
+        array.setflags(write=False)
+        return array
+    if isinstance(value, (int, float, bool, type(None))):
+        return value
+    if isinstance(value, (tuple, list)):
+        items = [_frozen(item) for item in value]
+        if any(item is _UNCACHEABLE for item in items):
+            return _UNCACHEABLE
+        return tuple(items) if isinstance(value, tuple) else items
+    return _UNCACHEABLE
 
 
 class StudentRaised(Exception):
@@ -110,7 +133,8 @@ class CaseContext:
         student_object: the submitted object itself (call it via `student`).
     """
 
-    def __init__(self, *, student_object, reference, watcher, seed, hidden, kind_word):
+    def __init__(self, *, student_object, reference, watcher, seed, hidden, kind_word,
+                 memo=None, reset_kernels=True):
         self.student_object = student_object
         self._reference = reference
         self._watcher = watcher
@@ -118,6 +142,37 @@ class CaseContext:
         self.hidden = hidden
         self.rng = np.random.default_rng(seed)
         self._kind_word = kind_word
+        self._memo = {} if memo is None else memo
+        self._reset_kernels = reset_kernels
+        # Wall time spent in the submitted code (`guard`), in seconds.
+        self.student_seconds = 0.0
+        self._guard_depth = 0
+
+    def reseed(self):
+        """Seed every generator with the case's seed (before each call)."""
+        seed_everything(self.seed, reset_kernels=self._reset_kernels)
+
+    def remember(self, key, compute):
+        """Return `compute()`, computed once per process for this case and `key`.
+
+        For what depends only on the case (its seeded inputs and the
+        reference), never on the submission: the reference's output, the
+        reference's weights after a training step. Values are stored as
+        read-only NumPy arrays (tensors and arrays, also inside tuples and
+        lists); a value of any other type is recomputed every time.
+
+        Args:
+            key: hashable name of the value within the case.
+            compute: zero-argument callable computing it.
+        """
+        if key in self._memo:
+            return self._memo[key]
+        value = compute()
+        frozen = _frozen(value)
+        if frozen is not _UNCACHEABLE:
+            self._memo[key] = frozen
+            return frozen
+        return value
 
     def guard(self, fn, *args, **kwargs):
         """Run `fn(*args, **kwargs)` as student code (watched; errors captured).
@@ -125,6 +180,8 @@ class CaseContext:
         Use it for anything that executes the student's code after the first
         call: calling a returned model, iterating a returned generator.
         """
+        start = _perf_counter()
+        self._guard_depth += 1
         try:
             with self._watcher:
                 return fn(*args, **kwargs)
@@ -132,19 +189,23 @@ class CaseContext:
             raise
         except BaseException as error:  # noqa: BLE001 (SystemExit from students too)
             raise StudentRaised(error) from None
+        finally:
+            self._guard_depth -= 1
+            if not self._guard_depth:  # nested guards are counted once
+                self.student_seconds += _perf_counter() - start
 
     def student(self, *args, copy_inputs=True, **kwargs):
         """Call the student's object on (copies of) the inputs, seeded."""
         if copy_inputs:
             args, kwargs = fresh_copy(args), fresh_copy(kwargs)
-        seed_everything(self.seed)
+        self.reseed()
         return self.guard(self.student_object, *args, **kwargs)
 
     def reference(self, *args, copy_inputs=True, **kwargs):
         """Call the privately held reference on (copies of) the inputs, seeded."""
         if copy_inputs:
             args, kwargs = fresh_copy(args), fresh_copy(kwargs)
-        seed_everything(self.seed)
+        self.reseed()
         try:
             return self._reference(*args, **kwargs)
         except Exception as error:
@@ -185,7 +246,7 @@ class CaseContext:
         """Return the hint of the first mistake whose value the student's matches."""
         for mistake_hint, wrong in (mistakes or {}).items():
             try:
-                seed_everything(self.seed)
+                self.reseed()
                 wrong_value = wrong() if callable(wrong) else wrong
                 result = _compare_any(student_out, wrong_value, equal_nan=True, **options)
             except Exception:  # a mistake that cannot run on these inputs
@@ -288,10 +349,12 @@ class CaseBuilder:
 
         def run(ctx):
             if expected is None:
-                want = ctx.reference(*args, **kwargs)
+                want = ctx.remember("expected", lambda: ctx.reference(*args, **kwargs))
             else:
-                seed_everything(ctx.seed)
-                want = expected(*fresh_copy(args), **fresh_copy(kwargs))
+                def oracle():
+                    ctx.reseed()
+                    return expected(*fresh_copy(args), **fresh_copy(kwargs))
+                want = ctx.remember("expected", oracle)
             got = ctx.student(*args, **kwargs)
             bound = {
                 h: (lambda fn=fn: fn(*fresh_copy(args), **fresh_copy(kwargs)))

@@ -33,7 +33,7 @@ _MARK = "__grader_exercise__"
 # Kinds of graded objects and their default per-case time budgets (seconds).
 DEFAULT_TIMEOUTS = {"function": 10.0, "class": 30.0, "model": 60.0}
 _REQUIRED = ("chapter", "points", "reference")
-_OPTIONAL = ("reuses", "kind", "timeout", "seed")
+_OPTIONAL = ("reuses", "kind", "timeout", "seed", "random_draws")
 _OPTIONS = _REQUIRED + _OPTIONAL
 
 
@@ -52,6 +52,10 @@ class Exercise:
         kind: `"function"`, `"class"` or `"model"` (sets the time budget).
         timeout: per-case time budget in seconds, or None for the kind's.
         seed: seed of the case inputs and of every call.
+        random_draws: the submission's outputs are random draws judged by
+            their statistics; each call reseeds TensorFlow with its kernel
+            cache cleared, so every run draws the same sample (see
+            `grader.sandbox.seed_everything`).
         fingerprint: the reference's code objects at registration.
     """
 
@@ -65,6 +69,7 @@ class Exercise:
     kind: str = "function"
     timeout: float | None = None
     seed: int = 0
+    random_draws: bool = False
     fingerprint: tuple = ()
 
     @property
@@ -92,7 +97,8 @@ def exercise(exercise_id, **options):
             kerasdl functions the student may call, default none), `kind`
             (`"function"`, `"class"` or `"model"`, default `"function"`),
             `timeout` (seconds per case, default by kind), `seed` (int,
-            default 0).
+            default 0), `random_draws` (bool, default False: set it when
+            the student's outputs are random draws checked statistically).
 
     Returns:
         A decorator that returns the builder unchanged (marked).
@@ -134,6 +140,11 @@ def exercise(exercise_id, **options):
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"`timeout` must be a positive number. Received: timeout={timeout!r}")
 
+    random_draws = options.get("random_draws", False)
+    if not isinstance(random_draws, bool):
+        raise TypeError(
+            f"`random_draws` must be True or False. Received: random_draws={random_draws!r}")
+
     def decorator(build):
         if not callable(build):
             raise TypeError(f"@exercise decorates a function. Received: {build!r}")
@@ -148,6 +159,7 @@ def exercise(exercise_id, **options):
             kind=kind,
             timeout=timeout,
             seed=int(options.get("seed", 0)),
+            random_draws=random_draws,
             fingerprint=reference_fingerprint(options["reference"]),
         ))
         return build

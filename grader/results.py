@@ -23,6 +23,8 @@ class CaseResult:
         hint: advice for the known mistake the output matches, or None.
         hidden: whether the case is hidden (its values are never printed).
         seconds: wall time of the case, in seconds.
+        student_seconds: the part of `seconds` spent running the submitted
+            code (calls through `CaseContext.student` and `guard`).
         weight: the case's share of the exercise's points (relative weight).
     """
 
@@ -35,6 +37,7 @@ class CaseResult:
     hint: str | None = None
     hidden: bool = False
     seconds: float = 0.0
+    student_seconds: float = 0.0
     weight: float = 1.0
 
 

@@ -26,6 +26,9 @@ HIDDEN_FAILURE = "your output is not right on this hidden case"
 MAX_ERROR_CHARS = 200
 
 _perf_counter = time.perf_counter
+# Per-process memos of what a case computes from its inputs and the reference
+# alone (`CaseContext.remember`), keyed by (module, exercise id, case name, seed).
+_MEMOS = {}
 
 
 def hidden_enabled(hidden):
@@ -60,7 +63,7 @@ def _one_line(error):
 def build_cases(spec):
     """Run a plugin's builder and return its cases (instructor errors raise)."""
     builder = CaseBuilder(spec.seed)
-    seed_everything(spec.seed)
+    seed_everything(spec.seed, reset_kernels=spec.random_draws)
     try:
         spec.build(builder)
     except Exception as error:
@@ -109,9 +112,12 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
                 results.append(CaseResult(case.name, False, "skipped after a timeout",
                                           hidden=case.hidden, weight=case.weight))
                 continue
+            seed = spec.seed + index
+            memo = _MEMOS.setdefault((spec.module, spec.id, case.name, seed), {})
             ctx = CaseContext(student_object=obj, reference=spec.reference,
-                              watcher=watcher, seed=spec.seed + index,
-                              hidden=case.hidden, kind_word=kind_word)
+                              watcher=watcher, seed=seed, hidden=case.hidden,
+                              kind_word=kind_word, memo=memo,
+                              reset_kernels=spec.random_draws)
             start = _perf_counter()
             result = CaseResult(case.name, False, hidden=case.hidden, weight=case.weight)
             try:
@@ -140,6 +146,7 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
             except Exception as error:  # the student's output broke the check
                 result.message = f"your output could not be checked: {_one_line(error)}"
             result.seconds = _perf_counter() - start
+            result.student_seconds = ctx.student_seconds
             results.append(result)
             if watcher.violation:
                 break

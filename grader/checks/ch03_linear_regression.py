@@ -58,7 +58,8 @@ def _synthetic_case(w, b, num_examples):
     return run
 
 
-@exercise("synthetic_data", chapter=CHAPTER, points=2, reference=kerasdl.synthetic_data)
+@exercise("synthetic_data", chapter=CHAPTER, points=2, reference=kerasdl.synthetic_data,
+          random_draws=True)
 def synthetic_data_cases(c):
     """Shapes, X ~ N(0, 1) and noise ~ N(0, 0.01^2) on 2000 seeded examples."""
     c.custom("w = [2, -3.4], b = 4.2, n = 2000", _synthetic_case(TRUE_W, TRUE_B, 2000))
@@ -130,7 +131,8 @@ def _data_iter_case(num_examples, batch_size):
     return run
 
 
-@exercise("data_iter", chapter=CHAPTER, points=2, reference=kerasdl.data_iter)
+@exercise("data_iter", chapter=CHAPTER, points=2, reference=kerasdl.data_iter,
+          random_draws=True)
 def data_iter_cases(c):
     """One pass covers every example exactly once, shuffled, ragged last batch kept."""
     c.custom("23 examples, batch_size 5", _data_iter_case(23, 5))

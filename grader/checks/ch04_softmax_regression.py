@@ -7,6 +7,8 @@ dataset; `train_step` compares one step against the reference step from the
 same weights on a plain, a dropout and a regularized model.
 """
 
+import weakref
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -295,12 +297,14 @@ _EVAL_MISTAKES = {
 
 def _evaluate_case(num_examples, batch_size, as_list):
     def run(ctx):
-        net = _eval_net_for(ctx.seed, "reference")
-        X, y = _eval_data(ctx.seed, num_examples, batch_size, net)
+        X, y = ctx.remember("data", lambda: _eval_data(
+            ctx.seed, num_examples, batch_size, _eval_net_for(ctx.seed, "reference")))
         dataset = tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size)
         if as_list:
-            dataset = [(tf.constant(a), tf.constant(b)) for a, b in dataset]
-        want = ctx.reference(net, dataset)
+            dataset = [(tf.constant(X[i: i + batch_size]), tf.constant(y[i: i + batch_size]))
+                       for i in range(0, num_examples, batch_size)]
+        want = ctx.remember("accuracy", lambda: ctx.reference(
+            _eval_net_for(ctx.seed, "reference"), dataset))
         got = ctx.student(_eval_net_for(ctx.seed, "student"), dataset)
         # Each mistake gets a restored net: dropout's seed state restarts.
         mistakes = {h: (lambda f=f: f(_eval_net_for(ctx.seed, "mistake"), dataset))
@@ -376,6 +380,30 @@ class _NetPool:
 _TRAIN_NETS = _NetPool(lambda kind, seed: _train_net(kind, seed))
 
 
+_OPTIMIZERS = weakref.WeakKeyDictionary()
+
+
+def _optimizer_for(net):
+    """`keras.optimizers.SGD(TRAIN_LR)` for a pooled net, built once per net.
+
+    Creating and building a Keras optimizer costs more than the step itself;
+    plain SGD keeps no state besides its iteration count, so one optimizer
+    per net is reused, with its learning rate set back before every step.
+    """
+    entry = _OPTIMIZERS.get(net)
+    if entry is not None:
+        optimizer, config, attributes = entry
+        optimizer.learning_rate = TRAIN_LR
+        # A step that reconfigured or patched the optimizer: start afresh.
+        if (type(optimizer) is keras.optimizers.SGD and set(vars(optimizer)) == attributes
+                and optimizer.get_config() == config):
+            return optimizer
+    optimizer = keras.optimizers.SGD(TRAIN_LR)
+    optimizer.build(net.trainable_variables)
+    _OPTIMIZERS[net] = (optimizer, optimizer.get_config(), set(vars(optimizer)))
+    return optimizer
+
+
 def _weights(net):
     return np.concatenate([np.ravel(v.numpy()) for v in net.trainable_variables])
 
@@ -436,11 +464,15 @@ def _train_step_case(kind, batch_size):
         X = tf.constant(rng.normal(size=(batch_size, 5)), dtype="float32")
         y = tf.constant(rng.integers(0, NUM_CLASSES, size=batch_size), dtype="int32")
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        reference_net = _TRAIN_NETS.get(kind, ctx.seed, "reference")
-        want_loss = ctx.reference(reference_net, loss_fn,
-                                  keras.optimizers.SGD(TRAIN_LR), X, y, copy_inputs=False)
+        def reference_step():
+            net = _TRAIN_NETS.get(kind, ctx.seed, "reference")
+            loss = ctx.reference(net, loss_fn, _optimizer_for(net), X, y,
+                                 copy_inputs=False)
+            return _weights(net), loss
+
+        want_weights, want_loss = ctx.remember("step", reference_step)
         student_net = _TRAIN_NETS.get(kind, ctx.seed, "student")
-        got_loss = ctx.student(student_net, loss_fn, keras.optimizers.SGD(TRAIN_LR), X, y,
+        got_loss = ctx.student(student_net, loss_fn, _optimizer_for(student_net), X, y,
                                copy_inputs=False)
 
         def after(mistake):
@@ -450,7 +482,7 @@ def _train_step_case(kind, batch_size):
                 return _weights(net)
             return run_mistake
 
-        ctx.compare(_weights(student_net), _weights(reference_net),
+        ctx.compare(_weights(student_net), want_weights,
                     what="the weights after your step",
                     mistakes={h: after(f) for h, f in _STEP_MISTAKES.items()
                               if h not in _MISTAKES_SKIPPED[kind]})

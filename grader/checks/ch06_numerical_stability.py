@@ -69,7 +69,8 @@ def _uniform(shape):
     return Uniform(-limit, limit)
 
 
-@exercise("xavier_normal", chapter=CHAPTER, points=2, reference=kerasdl.xavier_normal)
+@exercise("xavier_normal", chapter=CHAPTER, points=2, reference=kerasdl.xavier_normal,
+          random_draws=True)
 def xavier_normal_cases(c):
     """Samples have mean 0 and std sqrt(2 / (fan_in + fan_out))."""
     for name, shape, hidden in (("dense (784, 256)", DENSE_SHAPE, False),
@@ -79,7 +80,8 @@ def xavier_normal_cases(c):
                  mistakes=_normal_mistakes(shape), hidden=hidden)
 
 
-@exercise("xavier_uniform", chapter=CHAPTER, points=2, reference=kerasdl.xavier_uniform)
+@exercise("xavier_uniform", chapter=CHAPTER, points=2, reference=kerasdl.xavier_uniform,
+          random_draws=True)
 def xavier_uniform_cases(c):
     """Samples lie in [-a, a] with the moments of U(-a, a)."""
     for name, shape, hidden in (("dense (784, 256)", DENSE_SHAPE, False),
@@ -135,7 +137,7 @@ def _initializer_in_dense(ctx):
 
 
 @exercise("XavierUniform", chapter=CHAPTER, points=2, reference=kerasdl.XavierUniform,
-          kind="class")
+          kind="class", random_draws=True)
 def xavier_uniform_class_cases(c):
     """The initializer samples U(-a, a), round-trips its config and works in Dense."""
     c.custom("weights (784, 256)", _initializer_sample(DENSE_SHAPE), weight=2)

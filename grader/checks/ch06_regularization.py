@@ -209,7 +209,8 @@ def _dropout_invalid(p):
     return run
 
 
-@exercise("dropout_layer", chapter=CHAPTER, points=3, reference=kerasdl.dropout_layer)
+@exercise("dropout_layer", chapter=CHAPTER, points=3, reference=kerasdl.dropout_layer,
+          random_draws=True)
 def dropout_layer_cases(c):
     """Inverted dropout: zero with probability p, scale the rest by 1 / (1 - p)."""
     c.custom("dropout 0.3 on 10000 elements", _dropout_statistics(0.3), weight=2)

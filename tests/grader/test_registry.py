@@ -144,3 +144,9 @@ def test_builtin_checks_cover_every_chapter_module():
         "grader.checks.ch04_softmax_regression", "grader.checks.ch05_mlp",
         "grader.checks.ch06_regularization", "grader.checks.ch06_numerical_stability",
     }
+
+
+def test_random_draws_option_must_be_a_bool():
+    """Is a non-bool `random_draws` rejected with the value received?"""
+    with pytest.raises(TypeError, match="Received: random_draws='yes'"):
+        exercise("x", chapter="c", points=1, reference=abs, random_draws="yes")

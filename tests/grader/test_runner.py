@@ -278,3 +278,56 @@ def test_notebook_feedback_is_html_with_text_fallback(monkeypatch):
     feedback.show(score)
     assert shown[0]["text/plain"].startswith("double: 2 / 2 points")
     assert "<table>" in shown[0]["text/html"]
+
+
+_REFERENCE_CALLS = []
+
+
+def _counted_double(x):
+    _REFERENCE_CALLS.append(1)
+    return np.asarray(x) * 2.0
+
+
+@exercise("counted_double", chapter="test", points=1, reference=_counted_double)
+def _counted_cases(c):
+    """Two cases whose expected values are remembered."""
+    c.values("vector", c.tensor([1.0, -2.0, 3.0]))
+    c.values("matrix", c.normal((2, 3)), hidden=True)
+
+
+def test_reference_outputs_are_computed_once_per_process():
+    """Is the reference run once per case, with later checks graded the same?"""
+    spec = _counted_cases.__grader_exercise__
+    _REFERENCE_CALLS.clear()
+    first = run_exercise(spec, lambda x: x * 2, hidden=True)
+    wrong = run_exercise(spec, lambda x: x * 3, hidden=True)
+    again = run_exercise(spec, lambda x: x * 2, hidden=True)
+    assert len(_REFERENCE_CALLS) == 2
+    assert math.isclose(float(first), 1.0, abs_tol=SCORE_ATOL)
+    assert math.isclose(float(wrong), 0.0, abs_tol=SCORE_ATOL)
+    assert math.isclose(float(again), 1.0, abs_tol=SCORE_ATOL)
+
+
+def test_remember_freezes_data_and_skips_variables():
+    """Are remembered arrays read-only, and are variables recomputed every time?"""
+    from grader.cases import CaseContext
+    ctx = CaseContext(student_object=None, reference=None, watcher=None, seed=0,
+                      hidden=False, kind_word="function")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return tf.constant([1.0, 2.0]), [np.zeros(2)]
+
+    value = ctx.remember("pair", compute)
+    assert ctx.remember("pair", compute) is value and len(calls) == 1
+    assert not value[0].flags.writeable and not value[1][0].flags.writeable
+    variable_calls = []
+
+    def make_variable():
+        variable_calls.append(1)
+        return tf.Variable([1.0])
+
+    ctx.remember("variable", make_variable)
+    ctx.remember("variable", make_variable)
+    assert len(variable_calls) == 2

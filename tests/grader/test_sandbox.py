@@ -55,3 +55,50 @@ def test_cpu_leaves_tf32_setting_alone(monkeypatch):
     before = tf.config.experimental.tensor_float_32_execution_enabled()
     with sandbox.tf32_disabled():
         assert tf.config.experimental.tensor_float_32_execution_enabled() == before
+
+
+def _draws():
+    import random
+
+    import keras
+    return (random.random(), float(np.random.random()),
+            keras.random.normal((4,)).numpy().tolist())
+
+
+def test_light_seeding_repeats_python_numpy_and_keras_draws():
+    """Does seeding without the kernel-cache clear give the draws of full seeding?"""
+    assert sandbox._LIGHT_SEEDING, "this TensorFlow/Keras lacks the seed attributes"
+    sandbox.seed_everything(7, reset_kernels=True)
+    full = _draws()
+    sandbox.seed_everything(7, reset_kernels=False)
+    light = _draws()
+    assert light[:2] == pytest.approx(full[:2], rel=0, abs=0)
+    np.testing.assert_array_equal(light[2], full[2])
+    from tensorflow.python.eager import context
+    assert context.global_seed() == 7
+
+
+def test_light_seeding_keeps_the_kernel_cache():
+    """Is a cached eager kernel still warm after light seeding, and cold after full?
+
+    A stateful random op continues its sequence when its kernel stays cached,
+    so the next draw differs from a fresh one; that is how the cache shows.
+    """
+    def first_draw_after(reset):
+        sandbox.seed_everything(11, reset_kernels=True)
+        tf.random.uniform((2, 9))  # caches the kernel of this op
+        sandbox.seed_everything(11, reset_kernels=reset)
+        return tf.random.uniform((2, 9)).numpy()
+
+    sandbox.seed_everything(11, reset_kernels=True)
+    fresh = tf.random.uniform((2, 9)).numpy()
+    np.testing.assert_array_equal(first_draw_after(True), fresh)
+    assert not np.array_equal(first_draw_after(False), fresh)
+
+
+def test_random_draw_exercises_reseed_fully():
+    """Do the exercises judged on random draws clear the kernel cache at every call?"""
+    from grader.registry import default_registry
+    random_ids = {i for i in default_registry.ids() if default_registry.get(i).random_draws}
+    assert random_ids == {"synthetic_data", "data_iter", "xavier_normal", "xavier_uniform",
+                          "XavierUniform", "dropout_layer"}
