@@ -159,3 +159,41 @@ def test_nested_watching_is_not_a_violation():
         assert sys.gettrace() is not before
     assert watcher.violation is None
     assert sys.gettrace() is before
+
+
+def test_layer_calling_the_reference_inside_call_scores_zero(capsys):
+    """Is a Residual whose call() runs kerasdl's Residual caught (the trace is not watched)?"""
+    import keras
+
+    class LazyResidual(keras.layers.Layer):
+        def __init__(self, num_channels, use_1x1conv=False, strides=1, **kwargs):
+            super().__init__(**kwargs)
+            self.args = (num_channels, use_1x1conv, strides)
+            self.inner = None
+
+        def call(self, X, training=None):
+            if self.inner is None:
+                self.inner = kerasdl.Residual(*self.args)
+            return self.inner(X, training=training)
+
+    score = grader.check("Residual", LazyResidual, hidden=True)
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's" in capsys.readouterr().out
+
+
+def test_model_calling_the_reference_inside_call_scores_zero(capsys):
+    """Is a LeNet whose layer runs kerasdl's LeNet inside call() caught?"""
+    import keras
+
+    class Wrapped(keras.layers.Layer):
+        def call(self, X):
+            if not hasattr(self, "inner"):
+                self.inner = kerasdl.lenet()
+            return self.inner(X)
+
+    def lenet():
+        return keras.Sequential([keras.Input((28, 28, 1)), Wrapped()])
+
+    score = grader.check("lenet", lenet, hidden=True)
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's" in capsys.readouterr().out
