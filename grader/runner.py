@@ -27,8 +27,18 @@ MAX_ERROR_CHARS = 200
 
 _perf_counter = time.perf_counter
 # Per-process memos of what a case computes from its inputs and the reference
-# alone (`CaseContext.remember`), keyed by (module, exercise id, case name, seed).
+# alone (`CaseContext.remember`), keyed by (builder, reference, case name,
+# seed): a plugin module or reference that is reloaded gets fresh memos.
 _MEMOS = {}
+
+
+def _memo_key(obj):
+    """`obj` itself where hashable (functions, classes), else its id."""
+    try:
+        hash(obj)
+    except TypeError:
+        return id(obj)
+    return obj
 
 
 def hidden_enabled(hidden):
@@ -113,7 +123,7 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
                                           hidden=case.hidden, weight=case.weight))
                 continue
             seed = spec.seed + index
-            memo = _MEMOS.setdefault((spec.module, spec.id, case.name, seed), {})
+            memo = _MEMOS.setdefault((spec.build, _memo_key(spec.reference), case.name, seed), {})
             ctx = CaseContext(student_object=obj, reference=spec.reference,
                               watcher=watcher, seed=seed, hidden=case.hidden,
                               kind_word=kind_word, memo=memo,

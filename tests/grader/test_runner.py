@@ -331,3 +331,20 @@ def test_remember_freezes_data_and_skips_variables():
     ctx.remember("variable", make_variable)
     ctx.remember("variable", make_variable)
     assert len(variable_calls) == 2
+
+
+def test_a_rebuilt_exercise_does_not_reuse_remembered_outputs():
+    """Does an exercise registered again (a reloaded plugin) get fresh expected values?"""
+    def triple(x):
+        return np.asarray(x) * 3.0
+
+    # The same id and case names as `double`, another builder and reference.
+    @exercise("double", chapter="test", points=2, reference=triple)
+    def _triple_cases(c):
+        c.values("vector", c.tensor([1.0, -2.0, 3.0]))
+        c.values("matrix", c.normal((2, 3)))
+        c.values("secret", c.tensor([[41.0, 43.0]]), hidden=True)
+
+    run(lambda x: x * 2)
+    score = run_exercise(_triple_cases.__grader_exercise__, lambda x: x * 3, hidden=True)
+    assert math.isclose(float(score), 2.0, abs_tol=SCORE_ATOL)
