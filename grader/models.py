@@ -691,13 +691,19 @@ def build_layer_pair(ctx, args, X, input_shape):
         input_shape: per-example input shape `(H, W, C)` to trace with.
 
     Returns:
-        `(layer, reference, student_ops, reference_ops)`.
+        `(layer, reference, student_ops, reference_ops)`. The reference layer
+        is built once per process (`_REFERENCE_CACHE`); callers give it its
+        seeded weights (`copy_reference_weights`) before using its outputs.
     """
     layer = ctx.student(*args)
     ctx.guard(layer, X)
-    reference = ctx.reference(*args)
-    reference(X)
-    reference_ops = trace_ops(reference, input_shape)
+    key = ("layer", ctx._reference, repr(tuple(args)), tuple(input_shape))
+    entry = _REFERENCE_CACHE.get(key)
+    if entry is None:
+        reference = ctx.reference(*args)
+        reference(X)
+        entry = _REFERENCE_CACHE[key] = (reference, trace_ops(reference, input_shape))
+    reference, reference_ops = entry
     # The layer's eager call above ran watched; the graph trace need not be.
     student_ops = ctx.trace(trace_ops, layer, input_shape)
     return layer, reference, student_ops, reference_ops
@@ -898,15 +904,18 @@ class ModelCases:
                              "inference: dropout is never active",
                              hint="use keras.layers.Dropout (active only when training)")
                 return Comparison(True, "dropout is active with training=True")
-            want = reference(X, training=True)
+            # The reference has its seeded weights (`_transferred`): its outputs
+            # depend on the case alone.
+            want_training, want_after = ctx.remember("reference outputs", lambda: (
+                reference(X, training=True), reference(X, training=False)))
             got = ctx.guard(net, X, training=True)
-            result = compare_outputs(got, want, what=f"{self.what}'s output (training=True)",
+            result = compare_outputs(got, want_training,
+                                     what=f"{self.what}'s output (training=True)",
                                      hidden=ctx.hidden)
             result.raise_if_failed(hint="in training mode batch norm normalises with the "
                                         "batch statistics")
-            want = reference(X, training=False)
             got = ctx.guard(net, X, training=False)
-            result = compare_outputs(got, want, what=f"{self.what}'s output after one "
+            result = compare_outputs(got, want_after, what=f"{self.what}'s output after one "
                                      "training call (moving statistics)", hidden=ctx.hidden)
             result.raise_if_failed(hint="update the moving statistics only in training: "
                                         "moving = momentum * moving + (1 - momentum) * batch")
