@@ -22,7 +22,6 @@ case, each is run on the same inputs and the hint of the one the student's
 output matches is shown.
 """
 
-import contextlib
 import copy
 import dataclasses
 import time
@@ -43,7 +42,7 @@ from grader.errors import CaseFailed, ReferenceFailedError
 from grader.sandbox import CaseTimeout, seed_everything
 from grader.tolerances import Tolerance, dtype_of
 
-__all__ = ["Case", "CaseBuilder", "CaseContext", "StudentRaised", "fresh_copy"]
+__all__ = ["Case", "CaseBuilder", "CaseContext", "CheckState", "StudentRaised", "fresh_copy"]
 
 # Finite differences: central differences in float64 with this step have a
 # truncation error ~h^2 and a rounding error ~1e-16 / h, both below 1e-8.
@@ -124,6 +123,37 @@ class Case:
     weight: float = 1.0
 
 
+class CheckState:
+    """What the cases of one `check()` share.
+
+    After every piece of student code `tamper_check()` runs (a zero-argument
+    callable returning a message when a library function the references use
+    was replaced, else None): a submission that patches `tf.maximum` in one
+    case and restores it in the next would otherwise have the reference's
+    expected value computed with the patch. When tampering is found, the
+    values this check remembered are forgotten (`forget`).
+
+    Attributes:
+        tampered: the first tampering message, or None.
+        remembered: `(memo, key)` pairs stored by `CaseContext.remember`.
+    """
+
+    def __init__(self, tamper_check=None):
+        self.tamper_check = tamper_check
+        self.tampered = None
+        self.remembered = []
+
+    def after_student_code(self):
+        if self.tampered is None and self.tamper_check is not None:
+            self.tampered = self.tamper_check()
+
+    def forget(self):
+        """Drop every value this check remembered."""
+        for memo, key in self.remembered:
+            memo.pop(key, None)
+        self.remembered.clear()
+
+
 class CaseContext:
     """What a running case may do: call student and reference, compare, fail.
 
@@ -135,7 +165,7 @@ class CaseContext:
     """
 
     def __init__(self, *, student_object, reference, watcher, seed, hidden, kind_word,
-                 memo=None, reset_kernels=True):
+                 memo=None, reset_kernels=True, state=None):
         self.student_object = student_object
         self._reference = reference
         self._watcher = watcher
@@ -145,6 +175,7 @@ class CaseContext:
         self._kind_word = kind_word
         self._memo = {} if memo is None else memo
         self._reset_kernels = reset_kernels
+        self._state = CheckState() if state is None else state
         # Wall time spent in the submitted code (`guard`), in seconds.
         self.student_seconds = 0.0
         self._guard_depth = 0
@@ -171,7 +202,9 @@ class CaseContext:
         value = compute()
         frozen = _frozen(value)
         if frozen is not _UNCACHEABLE:
-            self._memo[key] = frozen
+            if self._state.tampered is None:
+                self._memo[key] = frozen
+                self._state.remembered.append((self._memo, key))
             return frozen
         return value
 
@@ -181,24 +214,10 @@ class CaseContext:
         Use it for anything that executes the student's code after the first
         call: calling a returned model, iterating a returned generator.
         """
-        return self._run_student_code(self._watcher, fn, args, kwargs)
-
-    def trace(self, fn, *args, **kwargs):
-        """Run `fn(*args, **kwargs)`, which traces student code into a graph.
-
-        Like `guard` (errors captured, time counted) but without the call
-        watcher, which doubles the cost of tracing a large model (GoogLeNet:
-        0.4 -> 0.8 s, measured). Only for tracing that inspects a model whose
-        forward pass the case also runs under `guard`: a model that called
-        the reference is caught there.
-        """
-        return self._run_student_code(contextlib.nullcontext(), fn, args, kwargs)
-
-    def _run_student_code(self, watcher, fn, args, kwargs):
         start = _perf_counter()
         self._guard_depth += 1
         try:
-            with watcher:
+            with self._watcher:
                 return fn(*args, **kwargs)
         except (CaseTimeout, KeyboardInterrupt):
             raise
@@ -208,6 +227,7 @@ class CaseContext:
             self._guard_depth -= 1
             if not self._guard_depth:  # nested guards are counted once
                 self.student_seconds += _perf_counter() - start
+                self._state.after_student_code()
 
     def student(self, *args, copy_inputs=True, **kwargs):
         """Call the student's object on (copies of) the inputs, seeded."""

@@ -704,8 +704,8 @@ def build_layer_pair(ctx, args, X, input_shape):
         reference(X)
         entry = _REFERENCE_CACHE[key] = (reference, trace_ops(reference, input_shape))
     reference, reference_ops = entry
-    # The layer's eager call above ran watched; the graph trace need not be.
-    student_ops = ctx.trace(trace_ops, layer, input_shape)
+    # Watched too: a layer could call the reference only while traced in a graph.
+    student_ops = ctx.guard(trace_ops, layer, input_shape)
     return layer, reference, student_ops, reference_ops
 
 
@@ -737,10 +737,6 @@ class ModelCases:
         self._student = None
         self._student_error = None
         self._student_ops = None
-        # Whether a declared case runs the student's model under the call
-        # watcher (outputs, training, output_shape); then tracing it for the
-        # structure need not be watched (see `CaseContext.trace`).
-        self._forward_watched = False
 
     # Building ------------------------------------------------------------------
 
@@ -779,8 +775,8 @@ class ModelCases:
         """The canonical ops of the student's model."""
         if self._student_ops is None:
             net = self.student(ctx)
-            run = ctx.trace if self._forward_watched else ctx.guard
-            self._student_ops = run(trace_ops, net, self.input_shape)
+            # Watched: a model could call the reference only while traced.
+            self._student_ops = ctx.guard(trace_ops, net, self.input_shape)
         return self._student_ops
 
     def _structure_hint(self, ctx):
@@ -823,7 +819,6 @@ class ModelCases:
 
     def output_shape(self):
         """Case: the output shape for a batch of the stated input (symbolic)."""
-        self._forward_watched = True
 
         def run(ctx):
             net = self.student(ctx)
@@ -868,7 +863,6 @@ class ModelCases:
 
     def outputs(self):
         """Case: same weights, same inputs -> same outputs in inference mode."""
-        self._forward_watched = True
 
         def run(ctx):
             net, reference = self._transferred(ctx)
@@ -890,7 +884,6 @@ class ModelCases:
         must equal the reference's, and so must the inference outputs after
         that step (the moving statistics were updated the same way).
         """
-        self._forward_watched = True
 
         def run(ctx):
             net, reference = self._transferred(ctx)

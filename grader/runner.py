@@ -9,7 +9,7 @@ into the reference. The score is `points * passed weight / run weight`.
 import os
 import time
 
-from grader.cases import CaseBuilder, CaseContext, StudentRaised
+from grader.cases import CaseBuilder, CaseContext, CheckState, StudentRaised
 from grader.errors import CaseFailed, GraderError, PluginError
 from grader.integrity import CallWatcher, fingerprint_intact, static_violation
 from grader.registry import DEFAULT_TIMEOUTS
@@ -93,7 +93,8 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
         hidden: run hidden cases (`True`), not (`False`), or decide from the
             `NBGRADER_EXECUTION` environment variable (None).
         guard: optional zero-argument callable returning a message when the
-            grader itself was tampered with (else None).
+            grader or a library it relies on was tampered with (else None);
+            called before the cases and after every piece of student code.
 
     Returns:
         The `Score`.
@@ -113,6 +114,7 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
     budget = case_timeout(spec)
     kind_word = "function" if spec.kind == "function" else "code"
     watcher = CallWatcher(spec.reuses)
+    state = CheckState(guard)
     results = []
     timed_out = False
     with silenced(), tf32_disabled():
@@ -127,7 +129,7 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
             ctx = CaseContext(student_object=obj, reference=spec.reference,
                               watcher=watcher, seed=seed, hidden=case.hidden,
                               kind_word=kind_word, memo=memo,
-                              reset_kernels=spec.random_draws)
+                              reset_kernels=spec.random_draws, state=state)
             start = _perf_counter()
             result = CaseResult(case.name, False, hidden=case.hidden, weight=case.weight)
             try:
@@ -158,8 +160,12 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
             result.seconds = _perf_counter() - start
             result.student_seconds = ctx.student_seconds
             results.append(result)
-            if watcher.violation:
+            if watcher.violation or state.tampered:
                 break
+    if state.tampered:
+        state.forget()
+        return Score(0.0, exercise=spec.id, points=spec.points, results=results,
+                     integrity_message=state.tampered)
     if watcher.violation:
         return Score(0.0, exercise=spec.id, points=spec.points, results=results,
                      integrity_message=(f"{watcher.violation}; this exercise asks for "

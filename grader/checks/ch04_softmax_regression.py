@@ -350,8 +350,11 @@ class _NetPool:
     """Built nets reused across checks; `get` restores a net's initial state.
 
     Building a Keras model costs tens of milliseconds; restoring its weights
-    (and its dropout seed state) costs microseconds. A net whose structure a
-    submission changed (layers, trainable flags) is rebuilt.
+    (and its dropout seed state) costs microseconds. A net a submission
+    changed in any other way is rebuilt: its layers, trainable flags, layer
+    configs (an activation, a dropout rate, a regularizer) or the attributes
+    set on the net and its layers (a patched `call`) differ from when it was
+    built.
     """
 
     def __init__(self, build):
@@ -362,7 +365,7 @@ class _NetPool:
         entry = self._nets.get(key)
         if entry is None or not self._intact(entry):
             net = self._build(*key[:-1])
-            entry = (net, [v.numpy() for v in net.variables], list(net.layers))
+            entry = (net, [v.numpy() for v in net.variables], _signature(net))
             self._nets[key] = entry
         net, values, _ = entry
         for variable, value in zip(net.variables, values):
@@ -371,10 +374,20 @@ class _NetPool:
 
     @staticmethod
     def _intact(entry):
-        net, values, layers = entry
-        return (net.trainable and list(net.layers) == layers
-                and all(layer.trainable for layer in layers)
-                and len(net.variables) == len(values))
+        net, values, signature = entry
+        try:
+            return len(net.variables) == len(values) and _signature(net) == signature
+        except Exception:  # a submission broke the net beyond describing it
+            return False
+
+
+def _signature(net):
+    """What a submission could change on a pooled net, besides its weights."""
+    parts = [net.trainable, tuple(sorted(vars(net)))]
+    for layer in net.layers:
+        parts.append((id(layer), type(layer), layer.trainable, layer.get_config(),
+                      tuple(sorted(vars(layer)))))
+    return parts
 
 
 _TRAIN_NETS = _NetPool(lambda kind, seed: _train_net(kind, seed))
@@ -388,16 +401,22 @@ def _optimizer_for(net):
 
     Creating and building a Keras optimizer costs more than the step itself;
     plain SGD keeps no state besides its iteration count, so one optimizer
-    per net is reused, with its learning rate set back before every step.
+    per net is reused with its iteration count set back to 0. An optimizer a
+    step reconfigured (learning rate, schedule, momentum, patched methods:
+    its config or its attributes differ from when it was built) is replaced
+    by a new one.
     """
     entry = _OPTIMIZERS.get(net)
     if entry is not None:
         optimizer, config, attributes = entry
-        optimizer.learning_rate = TRAIN_LR
-        # A step that reconfigured or patched the optimizer: start afresh.
-        if (type(optimizer) is keras.optimizers.SGD and set(vars(optimizer)) == attributes
-                and optimizer.get_config() == config):
-            return optimizer
+        try:
+            if (type(optimizer) is keras.optimizers.SGD
+                    and set(vars(optimizer)) == attributes
+                    and optimizer.get_config() == config):
+                optimizer.iterations.assign(0)
+                return optimizer
+        except Exception:  # a step left the optimizer in a state get_config rejects
+            pass
     optimizer = keras.optimizers.SGD(TRAIN_LR)
     optimizer.build(net.trainable_variables)
     _OPTIMIZERS[net] = (optimizer, optimizer.get_config(), set(vars(optimizer)))

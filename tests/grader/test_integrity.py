@@ -197,3 +197,46 @@ def test_model_calling_the_reference_inside_call_scores_zero(capsys):
     score = grader.check("lenet", lenet, hidden=True)
     assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
     assert "your code called kerasdl's" in capsys.readouterr().out
+
+
+def _traced_only(X):
+    """True while the grader traces a model into a graph (batch of 1), not in eager calls."""
+    return not tf.executing_eagerly() and X.shape[0] == 1
+
+
+def test_reference_called_only_while_traced_scores_zero(capsys):
+    """Is a correct Residual that calls kerasdl only when traced in a graph caught?"""
+    from fixtures import ch08_batchnorm_resnet
+
+    class SneakyResidual(ch08_batchnorm_resnet.Residual):
+        def call(self, X, training=None):
+            if _traced_only(X):
+                kerasdl.Residual(4)
+            return super().call(X, training=training)
+
+    score = grader.check("Residual", SneakyResidual, hidden=True)
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's Residual" in capsys.readouterr().out
+
+
+def test_patch_restored_within_a_check_scores_zero_and_poisons_nothing(monkeypatch, capsys):
+    """Is a tf.maximum patched in one case and restored in the next caught, with no
+    expected value kept from the patched window?"""
+    real_maximum = tf.maximum
+    calls = []
+
+    def patcher(x):
+        calls.append(1)
+        tf.maximum = ((lambda a, b, name=None: real_maximum(a, b) + 1.0)
+                      if len(calls) == 1 else real_maximum)
+        return real_maximum(x, tf.zeros_like(x))
+
+    monkeypatch.setattr(tf, "maximum", real_maximum)  # restored after the test
+    score = grader.check("relu", patcher, hidden=True)
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
+    assert "tensorflow.maximum was replaced" in capsys.readouterr().out
+    tf.maximum = real_maximum
+    good = grader.check("relu", lambda x: real_maximum(x, tf.zeros_like(x)), hidden=True)
+    wrong = grader.check("relu", lambda x: real_maximum(x, 0.0) + 1.0, hidden=True)
+    assert math.isclose(float(good), 1.0, abs_tol=SCORE_ATOL)
+    assert math.isclose(float(wrong), 0.0, abs_tol=SCORE_ATOL)
