@@ -605,9 +605,6 @@ TRANSFER_SEED = 1234
 # Reference models built once per process, keyed by (reference, args): building
 # AlexNet or VGG takes seconds; their weights are re-randomized before each use.
 _REFERENCE_CACHE = {}
-# Reference inference outputs with the seeded weights, keyed by the reference
-# model's key, the seed and the input bytes (see `ModelCases._reference_output`).
-_REFERENCE_OUTPUT_CACHE = {}
 
 
 def mismatch_hint(mismatch, extra_hints=None):
@@ -845,29 +842,15 @@ class ModelCases:
         X = ctx.rng.uniform(0.0, 1.0, size=(self.batch, *self.eval_shape))
         return tf.constant(X, dtype="float32")
 
-    def _reference_output(self, ctx, reference, X):
-        """The reference's inference output on `X` with its `TRANSFER_SEED` weights.
-
-        Cached per process, keyed by the reference model's cache key, the
-        seed and the bytes of `X`: the reference has just been given the
-        seeded weights (`_transferred`), so nothing else determines it.
-        """
-        key = (ctx._reference, repr(self.args), self.input_shape, TRANSFER_SEED,
-               tuple(X.shape), X.dtype.name, X.numpy().tobytes())
-        want = _REFERENCE_OUTPUT_CACHE.get(key)
-        if want is None:
-            want = np.asarray(reference(X, training=False))
-            want.setflags(write=False)
-            _REFERENCE_OUTPUT_CACHE[key] = want
-        return want
-
     def outputs(self):
         """Case: same weights, same inputs -> same outputs in inference mode."""
 
         def run(ctx):
             net, reference = self._transferred(ctx)
             X = self._inputs(ctx)
-            want = self._reference_output(ctx, reference, X)
+            # The reference has its seeded weights (`_transferred`): its output
+            # depends on the case alone.
+            want = ctx.remember("reference output", lambda: reference(X, training=False))
             got = ctx.guard(net, X, training=False)
             result = compare_outputs(got, want, what=f"{self.what}'s output (inference)",
                                      hidden=ctx.hidden)

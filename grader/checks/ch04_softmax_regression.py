@@ -381,13 +381,16 @@ class _NetPool:
             return False
 
 
+def _fingerprint(obj):
+    """What a submission could change on a Keras object besides its variables' values:
+    its type, trainable flag, config and the names of its attributes."""
+    return (type(obj), getattr(obj, "trainable", None), obj.get_config(),
+            tuple(sorted(vars(obj))))
+
+
 def _signature(net):
-    """What a submission could change on a pooled net, besides its weights."""
-    parts = [net.trainable, tuple(sorted(vars(net)))]
-    for layer in net.layers:
-        parts.append((id(layer), type(layer), layer.trainable, layer.get_config(),
-                      tuple(sorted(vars(layer)))))
-    return parts
+    """`_fingerprint` of a pooled net and of each of its layers (by identity)."""
+    return [_fingerprint(net)] + [(id(layer), _fingerprint(layer)) for layer in net.layers]
 
 
 _TRAIN_NETS = _NetPool(lambda kind, seed: _train_net(kind, seed))
@@ -408,18 +411,16 @@ def _optimizer_for(net):
     """
     entry = _OPTIMIZERS.get(net)
     if entry is not None:
-        optimizer, config, attributes = entry
+        optimizer, fingerprint = entry
         try:
-            if (type(optimizer) is keras.optimizers.SGD
-                    and set(vars(optimizer)) == attributes
-                    and optimizer.get_config() == config):
+            if _fingerprint(optimizer) == fingerprint:
                 optimizer.iterations.assign(0)
                 return optimizer
         except Exception:  # a step left the optimizer in a state get_config rejects
             pass
     optimizer = keras.optimizers.SGD(TRAIN_LR)
     optimizer.build(net.trainable_variables)
-    _OPTIMIZERS[net] = (optimizer, optimizer.get_config(), set(vars(optimizer)))
+    _OPTIMIZERS[net] = (optimizer, _fingerprint(optimizer))
     return optimizer
 
 
