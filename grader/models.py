@@ -52,6 +52,7 @@ __all__ = [
     "transfer_weights",
     "compare_outputs",
     "input_shape_of",
+    "built_reference",
     "mismatch_hint",
     "ModelCases",
     "TRANSFER_SEED",
@@ -677,30 +678,48 @@ def copy_reference_weights(ctx, reference_ops, student_ops, hint=None):
                  hint=hint() if callable(hint) else hint)
 
 
+def built_reference(ctx, args, input_shape):
+    """The case's reference model or layer built on `args`, with its traced ops.
+
+    Built once per process (`_REFERENCE_CACHE`, keyed by reference, args and
+    input shape) and called once on zeros if it has no `keras.Input`. Give it
+    its seeded weights (`copy_reference_weights`) before using its outputs.
+
+    Args:
+        ctx: the case's context.
+        args: positional arguments of the reference factory or class.
+        input_shape: per-example input shape `(H, W, C)` to build and trace with.
+
+    Returns:
+        `(reference, reference_ops)`.
+    """
+    key = (ctx._reference, repr(tuple(args)), tuple(input_shape))
+    entry = _REFERENCE_CACHE.get(key)
+    if entry is None:
+        net = ctx.reference(*args)
+        if not net.built or input_shape_of(net) is None:
+            net(tf.zeros((1, *input_shape)), training=False)
+        entry = _REFERENCE_CACHE[key] = (net, trace_ops(net, input_shape))
+    return entry
+
+
 def build_layer_pair(ctx, args, X, input_shape):
     """Build the student's and the reference's layer on `X` and trace both.
 
     Args:
         ctx: the case's context.
         args: positional arguments of the layer class (`Residual(4)`).
-        X: a batch of inputs `(N, *input_shape)`, float32; both layers are
-            called on it once (the student's under `ctx.guard`).
+        X: a batch of inputs `(N, *input_shape)`, float32; the student's
+            layer is called on it once (under `ctx.guard`).
         input_shape: per-example input shape `(H, W, C)` to trace with.
 
     Returns:
-        `(layer, reference, student_ops, reference_ops)`. The reference layer
-        is built once per process (`_REFERENCE_CACHE`); callers give it its
-        seeded weights (`copy_reference_weights`) before using its outputs.
+        `(layer, reference, student_ops, reference_ops)`; the reference comes
+        from `built_reference` (give it its seeded weights before use).
     """
     layer = ctx.student(*args)
     ctx.guard(layer, X)
-    key = ("layer", ctx._reference, repr(tuple(args)), tuple(input_shape))
-    entry = _REFERENCE_CACHE.get(key)
-    if entry is None:
-        reference = ctx.reference(*args)
-        reference(X)
-        entry = _REFERENCE_CACHE[key] = (reference, trace_ops(reference, input_shape))
-    reference, reference_ops = entry
+    reference, reference_ops = built_reference(ctx, args, input_shape)
     # Watched too: a layer could call the reference only while traced in a graph.
     student_ops = ctx.guard(trace_ops, layer, input_shape)
     return layer, reference, student_ops, reference_ops
@@ -758,15 +777,7 @@ class ModelCases:
 
     def reference(self, ctx):
         """The reference model for these arguments (cached), with its traced ops."""
-        key = (ctx._reference, repr(self.args), self.input_shape)
-        entry = _REFERENCE_CACHE.get(key)
-        if entry is None:
-            net = ctx.reference(*self.args)
-            if not net.built or input_shape_of(net) is None:
-                net(tf.zeros((1, *self.input_shape)), training=False)
-            entry = (net, trace_ops(net, self.input_shape))
-            _REFERENCE_CACHE[key] = entry
-        return entry
+        return built_reference(ctx, self.args, self.input_shape)
 
     def student_ops(self, ctx):
         """The canonical ops of the student's model."""

@@ -484,6 +484,7 @@ def _train_step_case(kind, batch_size):
         X = tf.constant(rng.normal(size=(batch_size, 5)), dtype="float32")
         y = tf.constant(rng.integers(0, NUM_CLASSES, size=batch_size), dtype="int32")
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
         def reference_step():
             net = _TRAIN_NETS.get(kind, ctx.seed, "reference")
             loss = ctx.reference(net, loss_fn, _optimizer_for(net), X, y,

@@ -204,6 +204,7 @@ def _mlp_model_case(num_hiddens, num_outputs, image_shape):
         result = ctx.compare(O, _mlp_oracle(flat, params),
                              what="your model's output", mistakes=mistakes,
                              input_dtypes=("float32",))
+
         def reference_count():
             reference = ctx.reference(num_hiddens, num_outputs)
             reference(X)
