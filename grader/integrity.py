@@ -5,20 +5,41 @@ Two layers of defence:
 * a static look at the submitted object: the reference itself, a function
   whose code lives in the installed `kerasdl` package, a `functools.partial`
   or `tf.function` around one, a class with a kerasdl class in its MRO;
-* `CallWatcher`, a `sys.settrace` hook active only while student code runs,
-  which records the first call from outside `kerasdl` into a function defined
-  in the `kerasdl` package whose top-level name is not in the exercise's
-  declared `reuses`.
+* `CallWatcher`, active only while student code runs, which records the
+  first call from outside `kerasdl` into a function defined in the `kerasdl`
+  package whose top-level name is not in the exercise's declared `reuses`.
+
+The watcher sees kerasdl calls through a probe: when this module is imported,
+every kerasdl function (module functions, methods, lambdas, and the nested
+functions they create) gets a copy of its code compiled from the same source
+with one added first statement, a call of `_probe`. The probe costs a few
+hundred nanoseconds per kerasdl call and nothing elsewhere, so student code
+runs at full speed. Where that is impossible (kerasdl's source changed since
+it was imported, or is not on disk), the watcher falls back to a `sys.settrace`
+hook on every Python call, which gives the same verdicts 1.4-1.6x slower.
+kerasdl functions are also marked as AutoGraph artifacts, so a `tf.function`
+around a reference call runs the reference's own (probed) code instead of an
+AutoGraph transcription of its source that no watcher would see.
 
 References are captured privately at registration; `reference_fingerprint`
 records their code objects so a kernel that patched `kerasdl.softmax` or its
 `__code__` is detected before grading.
+
+Not detected: kerasdl code copied out of the package (its source text, or its
+code objects run with forged globals), threads started before the check,
+graphs traced from the reference before the check, and a kerasdl generator
+started before the check and resumed by the submission.
 """
 
+import ast
+import gc
+import importlib
 import inspect
 import os
+import pkgutil
 import sys
 import threading
+import types
 
 import kerasdl
 
@@ -34,6 +55,8 @@ KERASDL_DIR = os.path.join(os.path.dirname(os.path.realpath(kerasdl.__file__)), 
 
 _gettrace = sys.gettrace
 _settrace = sys.settrace
+_getframe = sys._getframe
+_get_ident = threading.get_ident
 _thread_gettrace = threading.gettrace
 _thread_settrace = threading.settrace
 _realpath = os.path.realpath
@@ -116,32 +139,293 @@ def static_violation(obj, reference):
     return None
 
 
+# --------------------------------------------------------------------------
+# The probe: kerasdl functions report their own calls
+# --------------------------------------------------------------------------
+
+# Global name of the probe in every kerasdl module's namespace.
+PROBE_NAME = "__kerasdl_probe__"
+# The attribute AutoGraph looks for to call a function as it is instead of
+# transcribing its source (`tensorflow.python.autograph.impl.api`).
+_AUTOGRAPH_MARK = "autograph_info__"
+# Watchers currently active, innermost last (`CallWatcher.__enter__`).
+_ACTIVE = []
+
+
+def _probe():
+    """First statement of every instrumented kerasdl function (see module doc)."""
+    if not _ACTIVE:
+        return
+    watcher = _ACTIVE[-1]
+    if watcher.violation is not None or _get_ident() not in watcher.threads:
+        return
+    frame = _getframe(1)  # the kerasdl function that was called
+    caller = frame.f_back
+    if caller is not None and _inside_kerasdl(caller.f_code.co_filename):
+        return
+    watcher.record(frame.f_code)
+
+
+class _AddProbe(ast.NodeTransformer):
+    """Make `_probe()` the first statement (after the docstring) of every function."""
+
+    @staticmethod
+    def _call(node):
+        return ast.copy_location(
+            ast.Call(func=ast.Name(id=PROBE_NAME, ctx=ast.Load()), args=[], keywords=[]),
+            node)
+
+    def _function(self, node):
+        self.generic_visit(node)
+        first = node.body[0]
+        has_docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                         and isinstance(first.value.value, str))
+        node.body.insert(1 if has_docstring else 0,
+                         ast.copy_location(ast.Expr(self._call(first)), first))
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node):
+        # `lambda x: body` becomes `lambda x: _probe() or body` (the probe returns None).
+        self.generic_visit(node)
+        node.body = ast.copy_location(
+            ast.BoolOp(op=ast.Or(), values=[self._call(node.body), node.body]), node.body)
+        return node
+
+
+def _nested_codes(code):
+    return [c for c in code.co_consts if isinstance(c, types.CodeType)]
+
+
+def _pair_codes(original, instrumented, pairs):
+    """Map each code object nested in `original` to its twin in `instrumented`."""
+    inner, twins = _nested_codes(original), _nested_codes(instrumented)
+    if len(inner) != len(twins):
+        raise ValueError(f"instrumenting changed the functions of {original.co_qualname}")
+    for a, b in zip(inner, twins):
+        if (a.co_qualname, a.co_firstlineno, a.co_freevars) != \
+                (b.co_qualname, b.co_firstlineno, b.co_freevars):
+            raise ValueError(f"instrumenting changed {a.co_qualname}")
+        pairs[a] = b
+        _pair_codes(a, b, pairs)
+
+
+def _instrumented_twins(module):
+    """Return `{original code: probed code}` for every function of a kerasdl module.
+
+    Both are compiled from the module's source file as the import system
+    compiles it, so an original code object compares equal to the code of
+    the module's live functions unless the file changed since the import.
+    """
+    filename = module.__file__
+    with open(filename, "rb") as file:
+        source = file.read()
+    tree = ast.parse(source, filename)
+    original = compile(tree, filename, "exec", dont_inherit=True)
+    probed = compile(ast.fix_missing_locations(_AddProbe().visit(tree)), filename, "exec",
+                     dont_inherit=True)
+    pairs = {}
+    _pair_codes(original, probed, pairs)
+    return pairs
+
+
+def _kerasdl_modules():
+    """Import and return every module of the kerasdl package."""
+    names = [kerasdl.__name__] + [
+        info.name for info in pkgutil.walk_packages(kerasdl.__path__, kerasdl.__name__ + ".")
+        if not info.name.endswith(".__main__")
+    ]
+    return [importlib.import_module(name) for name in names]
+
+
+def _module_bindings(modules):
+    """`(namespace, name, function)` for the kerasdl functions the modules bind.
+
+    Namespaces are the modules' and their kerasdl classes' `__dict__`s;
+    static and class methods and property accessors are included.
+    """
+    found = []
+
+    def add(namespace, name, value):
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        elif isinstance(value, property):
+            for accessor in (value.fget, value.fset, value.fdel):
+                add(namespace, name, accessor)
+            return
+        if type(value) is types.FunctionType and _inside_kerasdl(value.__code__.co_filename):
+            found.append((namespace, name, value))
+
+    for module in modules:
+        for name, value in list(vars(module).items()):
+            if inspect.isclass(value) and _class_in_kerasdl(value):
+                for member_name, member in list(vars(value).items()):
+                    add(vars(value), member_name, member)
+            else:
+                add(vars(module), name, value)
+    return found
+
+
+def _bound(namespace, name):
+    """The function a namespace binds to `name` (through static/class methods)."""
+    value = namespace.get(name)
+    return value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+
+
+class _Instrumentation:
+    """The probed state of the kerasdl package, and checks that it is intact.
+
+    Attributes:
+        complete: every kerasdl function found runs probed code (else the
+            watcher uses `sys.settrace`).
+        problem: why instrumentation is incomplete, or None.
+    """
+
+    def __init__(self):
+        self.complete = False
+        self.problem = None
+        self.modules = []
+        self.twins = {}  # original code -> probed code
+        self.probed = set()  # ids of the probed code objects
+        self.functions = []  # (function, probed code) pairs
+        # (namespace, name, function) bindings in kerasdl's modules and classes.
+        self.bindings = []
+
+    def install(self, scan_all=True):
+        """Probe every kerasdl function (all live ones, found through `gc`, if `scan_all`)."""
+        try:
+            self.modules = _kerasdl_modules()
+            for module in self.modules:
+                if not self.twins or scan_all:
+                    self.twins.update(_instrumented_twins(module))
+                vars(module)[PROBE_NAME] = _probe
+        except (OSError, SyntaxError, ValueError, ImportError, TypeError) as error:
+            self.complete, self.problem = False, f"{type(error).__name__}: {error}"
+            return self
+        self.probed = {id(code) for code in self.twins.values()}
+        bindings = _module_bindings(self.modules)
+        candidates = ([function for _, _, function in bindings] if not scan_all else
+                      [obj for obj in gc.get_objects() if type(obj) is types.FunctionType])
+        unmatched = []
+        known = {id(function) for function, _ in self.functions}
+        for function in candidates:
+            code = function.__code__
+            if not _inside_kerasdl(code.co_filename):
+                continue
+            if id(code) not in self.probed:
+                twin = self.twins.get(code)
+                if twin is None or twin.co_freevars != code.co_freevars:
+                    unmatched.append(code.co_qualname)
+                    continue
+                function.__code__ = twin
+            setattr(function, _AUTOGRAPH_MARK, None)
+            if id(function) not in known:
+                known.add(id(function))
+                self.functions.append((function, function.__code__))
+        # Properties are recorded through their accessors, compared by `tampering`.
+        self.bindings = [(namespace, name, function) for namespace, name, function in bindings
+                         if not isinstance(namespace.get(name), property)]
+        self.complete = not unmatched
+        self.problem = (f"kerasdl changed since it was imported ({', '.join(unmatched[:3])})"
+                        if unmatched else None)
+        return self
+
+    def tampering(self):
+        """Why kerasdl's probed code is no longer in place, or None.
+
+        Cheap enough to run after every piece of student code: compares the
+        probe's bindings, the probed code of every recorded function and the
+        functions kerasdl's modules and classes bind (a reload rebinds them).
+        """
+        for module in self.modules:
+            if vars(module).get(PROBE_NAME) is not _probe:
+                return f"your code replaced {module.__name__}.{PROBE_NAME}"
+        if _probe.__code__ is not _PROBE_CODE:
+            return "your code replaced the grader's probe"
+        for function, code in self.functions:
+            if function.__code__ is not code or not hasattr(function, _AUTOGRAPH_MARK):
+                return f"your code modified kerasdl's {code.co_qualname}"
+        for namespace, name, function in self.bindings:
+            if _bound(namespace, name) is not function:
+                return f"your code replaced or reloaded kerasdl's {function.__qualname__}"
+        return None
+
+    def _unprobed(self):
+        return any(id(function.__code__) not in self.probed
+                   for _, _, function in _module_bindings(self.modules))
+
+    def refresh(self):
+        """Probe kerasdl functions created since (a reloaded module); before a check."""
+        if self.complete and (self.tampering() is not None or self._unprobed()):
+            self.install(scan_all=False)
+            if self.complete and (self.tampering() is not None or self._unprobed()):
+                self.install(scan_all=True)
+        return self
+
+
+_PROBE_CODE = _probe.__code__
+_INSTRUMENTATION = _Instrumentation().install()
+
+
+def instrumentation():
+    """The kerasdl instrumentation, refreshed (see `_Instrumentation.refresh`)."""
+    return _INSTRUMENTATION.refresh()
+
+
+# --------------------------------------------------------------------------
+# The watcher
+# --------------------------------------------------------------------------
+
+
 class CallWatcher:
     """Record the first call from student code into a non-reused kerasdl function.
 
-    Used as a context manager around each piece of student code. The hook
-    only reads frames; it never raises, so the student's code runs unchanged.
-    It is installed for the calling thread and for threads the student code
-    starts; a submission that removes it (`sys.settrace(None)`) is recorded
-    as a violation. Threads started before the check and graphs traced from
-    the reference before the check are not seen.
+    Used as a context manager around each piece of student code; entering it
+    again while active (student code nested in student code) is allowed. It
+    only reads frames and never raises, so the student's code runs unchanged.
+    It watches the calling thread and the threads the student code starts;
+    a submission that switches it off, or replaces kerasdl's probed code, is
+    recorded as a violation. See the module docstring for what it cannot see.
 
     Args:
         reuses: names of kerasdl functions/classes the exercise may call.
+
+    Attributes:
+        mode: "probe" (kerasdl's instrumented code reports its calls) or
+            "trace" (a `sys.settrace` hook, when instrumentation is incomplete).
+        violation: the first violation's message, or None.
+        threads: identifiers of the watched threads (probe mode).
     """
 
     def __init__(self, reuses=()):
         self.reuses = frozenset(reuses)
         self.violation = None
+        self._instrumentation = instrumentation()
+        self.mode = "probe" if self._instrumentation.complete else "trace"
+        self.threads = set()
         # One bound-method object, compared by identity; a stack of the trace
         # functions to restore, since student code can nest (a model's layers
         # are built inside the student's own call).
-        self._installed = self._hook
+        self._installed = self._hook if self.mode == "trace" else self._adopt_thread
         self._previous = []
 
+    def record(self, code):
+        """Record a call of kerasdl's `code` from outside kerasdl, unless reused."""
+        qualname = code.co_qualname
+        if self.violation is None and qualname.split(".")[0] not in self.reuses:
+            self.violation = f"your code called kerasdl's {qualname}"
+
+    def _adopt_thread(self, frame, event, arg):
+        # Probe mode: the first call in a thread the student code started
+        # adds the thread to the watched ones, then stops tracing it.
+        self.threads.add(_get_ident())
+        _settrace(None)
+        return None
+
     def _hook(self, frame, event, arg):
-        # A global trace function only sees "call" events (one per new or
-        # resumed Python frame); returning None skips line tracing.
+        # Trace mode. A global trace function only sees "call" events (one per
+        # new or resumed Python frame); returning None skips line tracing.
         code = frame.f_code
         inside = _inside_cache.get(code.co_filename)
         if inside is None:
@@ -151,25 +435,37 @@ class CallWatcher:
         caller = frame.f_back
         if caller is not None and _inside_kerasdl(caller.f_code.co_filename):
             return None
-        qualname = getattr(code, "co_qualname", code.co_name)
-        if qualname.split(".")[0] not in self.reuses:
-            self.violation = f"your code called kerasdl's {qualname}"
+        self.record(code)
         return None
 
     def __enter__(self):
-        self._previous.append((_gettrace(), _thread_gettrace()))
-        _settrace(self._installed)
+        if self.mode == "probe":
+            self.threads.add(_get_ident())
+            _ACTIVE.append(self)
+            self._previous.append((None, _thread_gettrace()))
+        else:
+            self._previous.append((_gettrace(), _thread_gettrace()))
+            _settrace(self._installed)
         _thread_settrace(self._installed)
         return self
 
     def __exit__(self, *exc_info):
-        removed = (_gettrace() is not self._installed
-                   or _thread_gettrace() is not self._installed)
         previous, previous_thread = self._previous.pop()
-        _settrace(previous)
+        removed = _thread_gettrace() is not self._installed
+        if self.mode == "probe":
+            removed = removed or not _ACTIVE or _ACTIVE[-1] is not self
+            if _ACTIVE and _ACTIVE[-1] is self:
+                _ACTIVE.pop()
+            elif self in _ACTIVE:
+                _ACTIVE.remove(self)
+            if self.violation is None:
+                self.violation = self._instrumentation.tampering()
+        else:
+            removed = removed or _gettrace() is not self._installed
+            _settrace(previous)
         _thread_settrace(previous_thread)
         if removed and self.violation is None:
-            self.violation = "your code switched off the grader's call watcher (sys.settrace)"
+            self.violation = "your code switched off the grader's call watcher"
         return False
 
 

@@ -162,7 +162,9 @@ def _compiled_step(model, X, y):
             tf.TensorSpec((None,), y.dtype),
             tf.TensorSpec((), tf.float64),
         ]
-        steps[key] = tf.function(step, input_signature=signature)
+        # No tensor-dependent Python control flow: AutoGraph is not needed,
+        # and without it the step runs as written (its own code objects).
+        steps[key] = tf.function(step, input_signature=signature, autograph=False)
     return steps[key]
 
 

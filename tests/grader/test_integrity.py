@@ -1,7 +1,8 @@
 """Integrity: the reference itself, a wrapper or a subclass of it scores 0."""
 
-import math
+import importlib
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -9,12 +10,29 @@ import tensorflow as tf
 
 import grader
 import kerasdl
+from grader import integrity
+
+# The module (`kerasdl.softmax_regression` is the function of that name).
+SOFTMAX_MODULE = importlib.import_module("kerasdl.softmax_regression")
 from test_registry import CHAPTER_2_TO_6_POINTS
 
 # Scores are rounded to 4 decimals; a pass or a fail is exact to this.
 SCORE_ATOL = 1e-9
 
 IDS = sorted(CHAPTER_2_TO_6_POINTS)
+
+
+@pytest.fixture(params=["probe", "trace"])
+def watch_mode(request):
+    """Run a test with the probe watcher and with its `sys.settrace` fallback."""
+    instrumentation = integrity.instrumentation()
+    assert instrumentation.complete, instrumentation.problem
+    if request.param == "trace":
+        instrumentation.complete = False  # as when kerasdl's source is not on disk
+    try:
+        yield request.param
+    finally:
+        instrumentation.complete = True
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
@@ -26,7 +44,7 @@ def test_reference_itself_scores_zero(exercise_id, capsys):
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_wrapper_calling_reference_scores_zero(exercise_id, capsys):
+def test_wrapper_calling_reference_scores_zero(exercise_id, watch_mode, capsys):
     """Does a function that calls the kerasdl reference score 0 with a message?"""
     reference = getattr(kerasdl, exercise_id)
 
@@ -47,7 +65,7 @@ def test_subclass_of_reference_scores_zero(exercise_id, capsys):
     assert "derives from kerasdl's" in capsys.readouterr().out
 
 
-def test_declared_reuse_is_allowed(capsys):
+def test_declared_reuse_is_allowed(watch_mode, capsys):
     """May train_linreg call the references it declares it reuses?"""
     def train_linreg(features, labels, lr, num_epochs, batch_size):
         w = tf.Variable(tf.random.normal((features.shape[1], 1), stddev=0.01))
@@ -63,15 +81,15 @@ def test_declared_reuse_is_allowed(capsys):
     assert math.isclose(float(score), 3.0, abs_tol=SCORE_ATOL), capsys.readouterr().out
 
 
-def test_undeclared_helper_call_scores_zero(capsys):
+def test_undeclared_helper_call_scores_zero(watch_mode, capsys):
     """Does calling another (non-reused) kerasdl function, even a private one, score 0?"""
     def softmax(X):
-        kerasdl.softmax_regression._as_float_tensor(X)
+        SOFTMAX_MODULE._as_float_tensor(X)
         e = tf.exp(X - tf.reduce_max(X, axis=1, keepdims=True))
         return e / tf.reduce_sum(e, axis=1, keepdims=True)
 
     assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
-    assert "_as_float_tensor" in capsys.readouterr().out
+    assert "your code called kerasdl's _as_float_tensor" in capsys.readouterr().out
 
 
 def test_monkeypatched_numpy_scores_zero(monkeypatch, capsys):
@@ -89,19 +107,112 @@ def test_monkeypatched_tensorflow_scores_zero(monkeypatch, capsys):
     assert "tensorflow.maximum was replaced" in capsys.readouterr().out
 
 
-def test_switching_off_the_call_watcher_scores_zero(capsys):
-    """Does a submission that clears sys.settrace before calling the reference score 0?"""
+def _clear_settrace():
     import sys
 
+    sys.settrace(None)
+
+
+def _clear_active_watchers():
+    integrity._ACTIVE.clear()
+
+
+def _replace_probe():
+    vars(SOFTMAX_MODULE)[integrity.PROBE_NAME] = lambda: None
+
+
+def _unprobe_reference():
+    originals = {probed: original
+                 for original, probed in integrity.instrumentation().twins.items()}
+    kerasdl.softmax.__code__ = originals.get(kerasdl.softmax.__code__, kerasdl.softmax.__code__)
+
+
+@pytest.mark.parametrize("switch_off", [_clear_settrace, _clear_active_watchers, _replace_probe,
+                                        _unprobe_reference])
+def test_switching_off_the_call_watcher_scores_zero(watch_mode, switch_off, capsys):
+    """Does a submission that switches off the watcher (or kerasdl's probes) before
+    calling the reference score 0?"""
+    code = kerasdl.softmax.__code__
+    probe = vars(SOFTMAX_MODULE)[integrity.PROBE_NAME]
+
     def softmax(X):
-        sys.settrace(None)
+        switch_off()
         return kerasdl.softmax(X)
 
+    try:
+        score = grader.check("softmax", softmax)
+    finally:
+        kerasdl.softmax.__code__ = code
+        vars(SOFTMAX_MODULE)[integrity.PROBE_NAME] = probe
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
+    out = capsys.readouterr().out
+    assert "0 points: your code" in out, out
+
+
+@pytest.mark.parametrize("wrap", ["lambda", "decorated", "inside"])
+def test_reference_inside_tf_function_scores_zero(watch_mode, wrap, capsys):
+    """Is a reference call inside a tf.function caught? (AutoGraph would otherwise
+    run a transcription of the reference's source that no watcher sees.)"""
+    if wrap == "lambda":
+        softmax = tf.function(lambda X: kerasdl.softmax(X))
+    elif wrap == "decorated":
+        @tf.function
+        def softmax(X):
+            return kerasdl.softmax(X)
+    else:
+        def softmax(X):
+            return tf.function(kerasdl.softmax)(X)
     assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
-    assert "switched off" in capsys.readouterr().out
+    assert "your code called kerasdl's softmax" in capsys.readouterr().out
 
 
-def test_reference_called_from_a_new_thread_scores_zero(capsys):
+def test_every_kerasdl_function_runs_probed_code():
+    """Is every function kerasdl's modules and classes bind instrumented, and the
+    watcher in probe mode?"""
+    instrumentation = integrity.instrumentation()
+    assert instrumentation.complete, instrumentation.problem
+    assert integrity.CallWatcher().mode == "probe"
+    bindings = integrity._module_bindings(integrity._kerasdl_modules())
+    assert len(bindings) > 100
+    unprobed = [f.__qualname__ for _, _, f in bindings
+                if id(f.__code__) not in instrumentation.probed]
+    assert not unprobed
+
+
+def test_reload_before_a_check_is_probed_again(capsys):
+    """After `importlib.reload` of a kerasdl module, is a correct submission still
+    graded in full and a call of the reloaded reference still caught?"""
+    importlib.reload(SOFTMAX_MODULE)
+    assert math.isclose(float(grader.check("softmax", _own_softmax, quiet=True)), 2.0,
+                        abs_tol=SCORE_ATOL)
+    reloaded = SOFTMAX_MODULE.softmax
+
+    def softmax(X):
+        return reloaded(X)
+
+    assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's softmax" in capsys.readouterr().out
+    assert integrity.CallWatcher().mode == "probe"
+
+
+def test_reload_during_a_check_scores_zero(capsys):
+    """Does reloading kerasdl inside the submission (fresh, unprobed functions) score 0?"""
+    def softmax(X):
+        module = importlib.reload(SOFTMAX_MODULE)
+        return module.softmax(X)
+
+    assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
+    assert "reloaded kerasdl's" in capsys.readouterr().out
+    assert math.isclose(float(grader.check("softmax", _own_softmax, quiet=True)), 2.0,
+                        abs_tol=SCORE_ATOL)
+
+
+def _own_softmax(X):
+    e = tf.exp(X - tf.reduce_max(X, axis=1, keepdims=True))
+    return e / tf.reduce_sum(e, axis=1, keepdims=True)
+
+
+def test_reference_called_from_a_new_thread_scores_zero(watch_mode, capsys):
     """Does calling the reference in a worker thread started by the submission score 0?"""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -144,24 +255,26 @@ def test_replaced_module_attribute_does_not_change_reference(monkeypatch):
     assert math.isclose(float(grader.check("relu", lambda x: tf.maximum(x, 0.0), quiet=True)), 1.0, abs_tol=SCORE_ATOL)
 
 
-def test_nested_watching_is_not_a_violation():
+def test_nested_watching_is_not_a_violation(watch_mode):
     """Does a watcher entered twice (student code nested in student code) stay clean
-    and restore the trace function that was there before?"""
+    and restore the trace functions that were there before?"""
     import sys
+    import threading
 
-    from grader.integrity import CallWatcher
-
-    before = sys.gettrace()
-    watcher = CallWatcher()
+    before, thread_before = sys.gettrace(), threading.gettrace()
+    watcher = integrity.CallWatcher()
+    assert watcher.mode == watch_mode
     with watcher:
         with watcher:
             pass
-        assert sys.gettrace() is not before
+        assert threading.gettrace() is not thread_before
+        assert (sys.gettrace() is not before) == (watch_mode == "trace")
     assert watcher.violation is None
-    assert sys.gettrace() is before
+    assert sys.gettrace() is before and threading.gettrace() is thread_before
+    assert not integrity._ACTIVE
 
 
-def test_layer_calling_the_reference_inside_call_scores_zero(capsys):
+def test_layer_calling_the_reference_inside_call_scores_zero(watch_mode, capsys):
     """Is a Residual whose call() runs kerasdl's Residual caught (the trace is not watched)?"""
     import keras
 
@@ -181,7 +294,7 @@ def test_layer_calling_the_reference_inside_call_scores_zero(capsys):
     assert "your code called kerasdl's" in capsys.readouterr().out
 
 
-def test_model_calling_the_reference_inside_call_scores_zero(capsys):
+def test_model_calling_the_reference_inside_call_scores_zero(watch_mode, capsys):
     """Is a LeNet whose layer runs kerasdl's LeNet inside call() caught?"""
     import keras
 
@@ -204,7 +317,7 @@ def _traced_only(X):
     return not tf.executing_eagerly() and X.shape[0] == 1
 
 
-def test_reference_called_only_while_traced_scores_zero(capsys):
+def test_reference_called_only_while_traced_scores_zero(watch_mode, capsys):
     """Is a correct Residual that calls kerasdl only when traced in a graph caught?"""
     from fixtures import ch08_batchnorm_resnet
 
