@@ -25,10 +25,13 @@ References are captured privately at registration; `reference_fingerprint`
 records their code objects so a kernel that patched `kerasdl.softmax` or its
 `__code__` is detected before grading.
 
-Not detected: kerasdl code copied out of the package (its source text, or its
-code objects run with forged globals), threads started before the check,
-graphs traced from the reference before the check, and a kerasdl generator
-started before the check and resumed by the submission.
+Not detected: kerasdl code copied out of the package (its source text, a
+model's config, an AutoGraph transcription from `tf.autograph.to_graph`, or
+its code objects run with forged globals, unless that code then calls another
+kerasdl function), threads started before the check, graphs traced from the
+reference before the check, a kerasdl generator started before the check and
+resumed by the submission, and a submission that edits the grader's own
+state (the active watchers) and restores it before it returns.
 """
 
 import ast
@@ -150,6 +153,8 @@ PROBE_NAME = "__kerasdl_probe__"
 _AUTOGRAPH_MARK = "autograph_info__"
 # Watchers currently active, innermost last (`CallWatcher.__enter__`).
 _ACTIVE = []
+# ids of every probed code object (kept alive by `_Instrumentation.twins`).
+_PROBED_CODES = set()
 
 
 def _probe():
@@ -161,7 +166,11 @@ def _probe():
         return
     frame = _getframe(1)  # the kerasdl function that was called
     caller = frame.f_back
-    if caller is not None and _inside_kerasdl(caller.f_code.co_filename):
+    # A call from kerasdl's own probed code, running in kerasdl's namespace,
+    # is internal; code merely compiled under a kerasdl file name, or kerasdl
+    # code run with other globals (a no-op probe), is not.
+    if (caller is not None and id(caller.f_code) in _PROBED_CODES
+            and caller.f_globals.get(PROBE_NAME) is _probe):
         return
     watcher.record(frame.f_code)
 
@@ -239,11 +248,17 @@ def _kerasdl_modules():
     return [importlib.import_module(name) for name in names]
 
 
-def _module_bindings(modules):
-    """`(namespace, name, function)` for the kerasdl functions the modules bind.
+def _is_kerasdl_function(value):
+    return type(value) is types.FunctionType and _inside_kerasdl(value.__code__.co_filename)
 
-    Namespaces are the modules' and their kerasdl classes' `__dict__`s;
-    static and class methods and property accessors are included.
+
+def _module_bindings(modules):
+    """`(namespace, name, object)` for the kerasdl functions and classes kerasdl binds.
+
+    Namespaces are the modules' and their kerasdl classes' `__dict__`s
+    (functions only for classes; static and class methods and property
+    accessors included). A package's re-exports are left out: no kerasdl
+    code looks names up there, so a student may rebind `kerasdl.relu`.
     """
     found = []
 
@@ -254,21 +269,26 @@ def _module_bindings(modules):
             for accessor in (value.fget, value.fset, value.fdel):
                 add(namespace, name, accessor)
             return
-        if type(value) is types.FunctionType and _inside_kerasdl(value.__code__.co_filename):
+        if _is_kerasdl_function(value):
             found.append((namespace, name, value))
 
     for module in modules:
+        package = hasattr(module, "__path__")
         for name, value in list(vars(module).items()):
+            if package and getattr(value, "__module__", None) != module.__name__:
+                continue
             if inspect.isclass(value) and _class_in_kerasdl(value):
+                found.append((vars(module), name, value))
                 for member_name, member in list(vars(value).items()):
-                    add(vars(value), member_name, member)
+                    if not isinstance(member, property):
+                        add(vars(value), member_name, member)
             else:
                 add(vars(module), name, value)
     return found
 
 
 def _bound(namespace, name):
-    """The function a namespace binds to `name` (through static/class methods)."""
+    """The object a namespace binds to `name` (through static/class methods)."""
     value = namespace.get(name)
     return value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
 
@@ -280,39 +300,46 @@ class _Instrumentation:
         complete: every kerasdl function found runs probed code (else the
             watcher uses `sys.settrace`).
         problem: why instrumentation is incomplete, or None.
+        twins: original code object -> probed code object, for every
+            function of every kerasdl module (compiled once per process).
+        probed: ids of the probed code objects.
+        functions: `(function, probed code)` for every function probed.
+        bindings: `(namespace, name, object)` that kerasdl's modules and
+            classes bind (see `_module_bindings`).
     """
 
     def __init__(self):
         self.complete = False
         self.problem = None
         self.modules = []
-        self.twins = {}  # original code -> probed code
-        self.probed = set()  # ids of the probed code objects
-        self.functions = []  # (function, probed code) pairs
-        # (namespace, name, function) bindings in kerasdl's modules and classes.
+        self.twins = {}
+        self.probed = _PROBED_CODES
+        self.functions = []
         self.bindings = []
 
     def install(self, scan_all=True):
-        """Probe every kerasdl function (all live ones, found through `gc`, if `scan_all`)."""
+        """Probe kerasdl's functions: all live ones (found through `gc`) if
+        `scan_all`, else those kerasdl's modules and classes bind."""
         try:
-            self.modules = _kerasdl_modules()
-            for module in self.modules:
-                if not self.twins or scan_all:
+            modules = _kerasdl_modules()
+            for module in modules:
+                if module not in self.modules:
                     self.twins.update(_instrumented_twins(module))
+                    self.modules.append(module)
                 vars(module)[PROBE_NAME] = _probe
         except (OSError, SyntaxError, ValueError, ImportError, TypeError) as error:
             self.complete, self.problem = False, f"{type(error).__name__}: {error}"
             return self
-        self.probed = {id(code) for code in self.twins.values()}
+        self.probed.update(id(code) for code in self.twins.values())
         bindings = _module_bindings(self.modules)
-        candidates = ([function for _, _, function in bindings] if not scan_all else
-                      [obj for obj in gc.get_objects() if type(obj) is types.FunctionType])
-        unmatched = []
+        candidates = ([obj for obj in gc.get_objects() if type(obj) is types.FunctionType]
+                      if scan_all else [value for _, _, value in bindings])
         known = {id(function) for function, _ in self.functions}
+        unmatched = []
         for function in candidates:
-            code = function.__code__
-            if not _inside_kerasdl(code.co_filename):
+            if not _is_kerasdl_function(function):
                 continue
+            code = function.__code__
             if id(code) not in self.probed:
                 twin = self.twins.get(code)
                 if twin is None or twin.co_freevars != code.co_freevars:
@@ -323,20 +350,33 @@ class _Instrumentation:
             if id(function) not in known:
                 known.add(id(function))
                 self.functions.append((function, function.__code__))
-        # Properties are recorded through their accessors, compared by `tampering`.
-        self.bindings = [(namespace, name, function) for namespace, name, function in bindings
-                         if not isinstance(namespace.get(name), property)]
+        self.bindings = bindings
         self.complete = not unmatched
         self.problem = (f"kerasdl changed since it was imported ({', '.join(unmatched[:3])})"
                         if unmatched else None)
         return self
+
+    def _genuine(self, value):
+        """Whether `value` is kerasdl's own code (probed, or as a reload made it)."""
+        if inspect.isclass(value) and _class_in_kerasdl(value):
+            members = [v.__func__ if isinstance(v, (staticmethod, classmethod)) else v
+                       for v in vars(value).values()]
+            functions = [f for f in members if type(f) is types.FunctionType]
+        elif _is_kerasdl_function(value):
+            functions = [value]
+        else:
+            return False
+        return all(_is_kerasdl_function(f)
+                   and (id(f.__code__) in self.probed or f.__code__ in self.twins)
+                   for f in functions)
 
     def tampering(self):
         """Why kerasdl's probed code is no longer in place, or None.
 
         Cheap enough to run after every piece of student code: compares the
         probe's bindings, the probed code of every recorded function and the
-        functions kerasdl's modules and classes bind (a reload rebinds them).
+        functions and classes kerasdl's modules and classes bind (a reload
+        rebinds them).
         """
         for module in self.modules:
             if vars(module).get(PROBE_NAME) is not _probe:
@@ -346,22 +386,26 @@ class _Instrumentation:
         for function, code in self.functions:
             if function.__code__ is not code or not hasattr(function, _AUTOGRAPH_MARK):
                 return f"your code modified kerasdl's {code.co_qualname}"
-        for namespace, name, function in self.bindings:
-            if _bound(namespace, name) is not function:
-                return f"your code replaced or reloaded kerasdl's {function.__qualname__}"
+        for namespace, name, value in self.bindings:
+            if _bound(namespace, name) is not value:
+                return f"your code replaced or reloaded kerasdl's {value.__qualname__}"
         return None
 
-    def _unprobed(self):
-        return any(id(function.__code__) not in self.probed
-                   for _, _, function in _module_bindings(self.modules))
-
     def refresh(self):
-        """Probe kerasdl functions created since (a reloaded module); before a check."""
-        if self.complete and (self.tampering() is not None or self._unprobed()):
+        """Before a check: probe what a reload created; return why kerasdl was
+        modified in this kernel (its references may have changed), or None."""
+        for function, code in self.functions:
+            if function.__code__ is not code:
+                return f"kerasdl's {code.co_qualname} was modified"
+        for namespace, name, value in self.bindings:
+            current = _bound(namespace, name)
+            if current is not value and not self._genuine(current):
+                return f"kerasdl's {name} was replaced"
+        if self.tampering() is not None or any(
+                _is_kerasdl_function(value) and id(value.__code__) not in self.probed
+                for _, _, value in _module_bindings(self.modules)):
             self.install(scan_all=False)
-            if self.complete and (self.tampering() is not None or self._unprobed()):
-                self.install(scan_all=True)
-        return self
+        return None
 
 
 _PROBE_CODE = _probe.__code__
@@ -369,7 +413,18 @@ _INSTRUMENTATION = _Instrumentation().install()
 
 
 def instrumentation():
-    """The kerasdl instrumentation, refreshed (see `_Instrumentation.refresh`)."""
+    """The kerasdl instrumentation (probes re-installed after a reload)."""
+    _INSTRUMENTATION.refresh()
+    return _INSTRUMENTATION
+
+
+def kerasdl_modified():
+    """Why kerasdl was modified in this kernel (before a check), or None.
+
+    A replaced kerasdl function, class or code object could change what the
+    references compute; a reloaded module is probed again and is not a
+    modification.
+    """
     return _INSTRUMENTATION.refresh()
 
 
@@ -401,7 +456,7 @@ class CallWatcher:
     def __init__(self, reuses=()):
         self.reuses = frozenset(reuses)
         self.violation = None
-        self._instrumentation = instrumentation()
+        self._instrumentation = _INSTRUMENTATION
         self.mode = "probe" if self._instrumentation.complete else "trace"
         self.threads = set()
         # One bound-method object, compared by identity; a stack of the trace

@@ -11,7 +11,7 @@ import time
 
 from grader.cases import CaseBuilder, CaseContext, CheckState, StudentRaised
 from grader.errors import CaseFailed, GraderError, PluginError
-from grader.integrity import CallWatcher, fingerprint_intact, static_violation
+from grader.integrity import CallWatcher, fingerprint_intact, kerasdl_modified, static_violation
 from grader.registry import DEFAULT_TIMEOUTS
 from grader.results import CaseResult, Score
 from grader.sandbox import CaseTimeout, seed_everything, silenced, tf32_disabled, time_budget
@@ -103,6 +103,11 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
         return Score(0.0, exercise=spec.id, points=spec.points, integrity_message=(
             "the kerasdl reference was modified in this kernel; restart the "
             "kernel and run the notebook again"))
+    modified = kerasdl_modified()
+    if modified:
+        return Score(0.0, exercise=spec.id, points=spec.points, integrity_message=(
+            f"{modified} in this kernel, which can change what the references "
+            "compute; restart the kernel and run the notebook again"))
     tampered = guard() if guard is not None else None
     if tampered:
         return Score(0.0, exercise=spec.id, points=spec.points, integrity_message=tampered)
@@ -162,8 +167,9 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
             results.append(result)
             if watcher.violation or state.tampered:
                 break
+    if state.tampered or watcher.violation:
+        state.forget()  # values remembered during this check may be wrong
     if state.tampered:
-        state.forget()
         return Score(0.0, exercise=spec.id, points=spec.points, results=results,
                      integrity_message=state.tampered)
     if watcher.violation:

@@ -137,11 +137,16 @@ def accuracy(y_hat, y):
         y: integer class labels `(n,)`.
 
     Returns:
-        Python float, the count of examples whose prediction equals the label.
+        Python float, the count of examples whose prediction equals the label;
+        inside a `tf.function`, a float32 scalar tensor (what AutoGraph makes
+        of `float(...)`), also when the function is not converted.
 
     Source: notes, 4.3 The Base Classification Model.
     """
-    return float(_num_correct(y_hat, y))
+    correct = _num_correct(y_hat, y)
+    if not tf.executing_eagerly():
+        return tf.cast(correct, tf.float32)
+    return float(correct)
 
 
 def _accepts_training(net):

@@ -3,6 +3,7 @@
 import importlib
 import inspect
 import math
+import types
 
 import numpy as np
 import pytest
@@ -175,7 +176,7 @@ def test_every_kerasdl_function_runs_probed_code():
     bindings = integrity._module_bindings(integrity._kerasdl_modules())
     assert len(bindings) > 100
     unprobed = [f.__qualname__ for _, _, f in bindings
-                if id(f.__code__) not in instrumentation.probed]
+                if not inspect.isclass(f) and id(f.__code__) not in instrumentation.probed]
     assert not unprobed
 
 
@@ -202,7 +203,9 @@ def test_reload_during_a_check_scores_zero(capsys):
         return module.softmax(X)
 
     assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
-    assert "reloaded kerasdl's" in capsys.readouterr().out
+    # Caught as a call of kerasdl's helpers from the unprobed reloaded code, or
+    # as the reload itself.
+    assert "0 points: your code" in capsys.readouterr().out
     assert math.isclose(float(grader.check("softmax", _own_softmax, quiet=True)), 2.0,
                         abs_tol=SCORE_ATOL)
 
@@ -353,3 +356,138 @@ def test_patch_restored_within_a_check_scores_zero_and_poisons_nothing(monkeypat
     wrong = grader.check("relu", lambda x: real_maximum(x, 0.0) + 1.0, hidden=True)
     assert math.isclose(float(good), 1.0, abs_tol=SCORE_ATOL)
     assert math.isclose(float(wrong), 0.0, abs_tol=SCORE_ATOL)
+
+
+def test_caller_compiled_under_a_kerasdl_file_name_scores_zero(capsys):
+    """Is a relay compiled with a kerasdl file name (so that its frames look like
+    kerasdl's) still caught calling the reference?"""
+    namespace = {"kerasdl": kerasdl}
+    exec(compile("def relay(X):\n    return kerasdl.softmax(X)\n",
+                 kerasdl.softmax.__code__.co_filename, "exec"), namespace)
+    relay = namespace["relay"]
+
+    def softmax(X):
+        return relay(X)
+
+    assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's softmax" in capsys.readouterr().out
+
+
+def test_helper_replaced_before_a_check_scores_zero_until_restored(monkeypatch, capsys):
+    """Does replacing a helper the reference calls (so the reference agrees with a
+    wrong answer) score 0 with a restart message, and grade normally once restored?"""
+    def uniform(X):
+        return tf.fill(tf.shape(X), 0.1)
+
+    monkeypatch.setattr(SOFTMAX_MODULE, "_as_float_tensor", lambda X: tf.zeros((4, 10)))
+    assert math.isclose(float(grader.check("softmax", uniform)), 0.0, abs_tol=SCORE_ATOL)
+    assert "restart the kernel" in capsys.readouterr().out
+    monkeypatch.undo()
+    assert math.isclose(float(grader.check("softmax", _own_softmax, quiet=True)), 2.0,
+                        abs_tol=SCORE_ATOL)
+    assert float(grader.check("softmax", uniform, quiet=True)) < 2.0
+
+
+def test_helper_replaced_during_a_check_poisons_no_later_check(capsys):
+    """Does a submission that replaces a kerasdl helper while it runs score 0, and
+    do later checks grade normally once the helper is back (nothing remembered
+    from the replaced helper)?"""
+    original = SOFTMAX_MODULE._as_float_tensor
+
+    def softmax(X):
+        SOFTMAX_MODULE._as_float_tensor = lambda X: tf.zeros_like(tf.cast(X, tf.float32))
+        return _own_softmax(X)
+
+    try:
+        assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
+        assert "replaced or reloaded kerasdl's _as_float_tensor" in capsys.readouterr().out
+        assert math.isclose(float(grader.check("log_softmax", tf.nn.log_softmax, quiet=True)),
+                            0.0, abs_tol=SCORE_ATOL)
+    finally:
+        SOFTMAX_MODULE._as_float_tensor = original
+    assert math.isclose(float(grader.check("log_softmax", tf.nn.log_softmax, quiet=True)),
+                        grader.points("log_softmax"), abs_tol=SCORE_ATOL)
+
+
+def test_helper_code_swapped_before_a_check_scores_zero(monkeypatch, capsys):
+    """Is a helper whose code was swapped before the check reported (not graded
+    with the swapped helper)?"""
+    monkeypatch.setattr(SOFTMAX_MODULE._as_float_tensor, "__code__",
+                        (lambda X: tf.zeros((4, 10))).__code__)
+    assert math.isclose(float(grader.check("softmax", _own_softmax)), 0.0, abs_tol=SCORE_ATOL)
+    assert "_as_float_tensor was modified" in capsys.readouterr().out
+
+
+# kerasdl functions a notebook may call inside its own tf.function, with arguments.
+IN_GRAPH_CALLS = {
+    "accuracy": lambda: (tf.constant([[0.1, 0.9], [0.8, 0.2]]), tf.constant([1, 1])),
+    "relu": lambda: (tf.constant([-1.0, 2.0]),),
+    "sigmoid": lambda: (tf.constant([-1.0, 2.0]),),
+    "softmax": lambda: (tf.constant([[1.0, 2.0]]),),
+    "log_softmax": lambda: (tf.constant([[1.0, 2.0]]),),
+    "linreg": lambda: (tf.ones((3, 2)), tf.ones((2, 1)), tf.zeros(1)),
+    "squared_loss": lambda: (tf.ones((3, 1)), tf.zeros((3, 1))),
+    "l2_penalty": lambda: (tf.ones((2, 2)),),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_GRAPH_CALLS))
+def test_kerasdl_functions_still_work_inside_tf_function(name):
+    """Do kerasdl functions, which AutoGraph no longer converts once the grader
+    is loaded, give inside a tf.function what they give eagerly?"""
+    assert integrity.instrumentation().complete
+    function = getattr(kerasdl, name)
+    args = IN_GRAPH_CALLS[name]()
+    eager = np.asarray(function(*args), dtype="float64")
+    in_graph = np.asarray(tf.function(lambda *a: function(*a))(*args), dtype="float64")
+    np.testing.assert_allclose(in_graph, eager, rtol=1e-6, atol=1e-6)
+
+
+def test_reused_accuracy_inside_tf_function_scores_full(capsys):
+    """May evaluate_accuracy call the reused kerasdl.accuracy inside a tf.function?"""
+    def evaluate_accuracy(net, data_iter):
+        @tf.function
+        def batch_correct(X, y):
+            return kerasdl.accuracy(net(X, training=False), y)
+
+        correct, total = 0.0, 0
+        for X, y in data_iter:
+            correct += float(batch_correct(X, y))
+            total += int(tf.size(y))
+        return correct / total
+
+    score = grader.check("evaluate_accuracy", evaluate_accuracy, hidden=True)
+    assert math.isclose(float(score), grader.points("evaluate_accuracy"), abs_tol=SCORE_ATOL), \
+        capsys.readouterr().out
+
+
+def _forged_globals_copy():
+    namespace = dict(vars(SOFTMAX_MODULE))
+    namespace[integrity.PROBE_NAME] = lambda: None
+    return types.FunctionType(kerasdl.softmax.__code__, namespace)
+
+
+def _probe_renamed_copy():
+    code = kerasdl.softmax.__code__
+    names = tuple("dict" if n == integrity.PROBE_NAME else n for n in code.co_names)
+    return types.FunctionType(code.replace(co_names=names), vars(SOFTMAX_MODULE))
+
+
+def _original_code_copy():
+    original = next(code for code in integrity.instrumentation().twins
+                    if code.co_qualname == "softmax")
+    return types.FunctionType(original, vars(SOFTMAX_MODULE))
+
+
+@pytest.mark.parametrize("make_copy", [_forged_globals_copy, _probe_renamed_copy,
+                                       _original_code_copy])
+def test_reference_code_run_without_its_probe_scores_zero(make_copy, capsys):
+    """Is the reference's code run without its probe (forged globals, a renamed
+    probe, the unprobed original) caught through the kerasdl helpers it calls?"""
+    copy = make_copy()
+
+    def softmax(X):
+        return copy(X)
+
+    assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's _as_float_tensor" in capsys.readouterr().out
