@@ -384,7 +384,8 @@ def _public_training_case(public_model, X):
         training = _training_output(ctx, net, X, inference)
         flat = X.numpy()
         second = np.maximum(_mlp_forward(flat, layers[:2]), 0.0)  # relu(H1 W2 + b2)
-        scaled = second / (1.0 - PUBLIC_MLP_ARGS[4])
+        dropout1, dropout2 = PUBLIC_MLP_ARGS[3:]
+        scaled = second / (1.0 - dropout2)
         W3, b3 = layers[2]
         # The second hidden layer's values the output implies, unit by unit
         # nearer to "kept" or to "dropped".
@@ -393,10 +394,10 @@ def _public_training_case(public_model, X):
         kept = np.abs(implied - scaled) <= np.abs(implied)
         return ctx.compare(training, (kept * scaled) @ W3 + b3,
                            what="your output with training=True",
-                           hint="with dropout1=0 and dropout2=0.5 only the second hidden "
-                                "layer may drop units, and kept units are divided by "
-                                "1 - dropout2: use the dropout1 and dropout2 arguments, "
-                                "not fixed rates",
+                           hint=f"with dropout1={dropout1:g} and dropout2={dropout2:g} only "
+                                "the second hidden layer may drop units, and kept units are "
+                                "divided by 1 - dropout2: use the dropout1 and dropout2 "
+                                "arguments, not fixed rates",
                            input_dtypes=("float32",))
 
     return run
