@@ -4,7 +4,7 @@
 `accuracy` compare values (with the notes' anchors and +-1000 logits);
 `evaluate_accuracy` runs a small Keras net with dropout over a ragged
 dataset; `train_step` compares one step against the reference step from the
-same weights on a plain, a dropout and a regularized model.
+same weights on a plain model and on one with dropout and an L2 regularizer.
 """
 
 import weakref
@@ -333,11 +333,12 @@ TRAIN_DROPOUT = 0.5
 
 
 def _train_net(kind, seed):
-    """A small model with seeded weights: 'plain', 'dropout' or 'regularized'."""
+    """A small model with seeded weights: 'plain', or 'regularized' (an L2 penalty
+    on the hidden kernel and dropout after the hidden layer)."""
     regularizer = keras.regularizers.L2(TRAIN_L2) if kind == "regularized" else None
     layers = [keras.Input((5,)),
               keras.layers.Dense(8, activation="relu", kernel_regularizer=regularizer)]
-    if kind == "dropout":
+    if kind == "regularized":
         layers.append(keras.layers.Dropout(TRAIN_DROPOUT, seed=seed))
     layers.append(keras.layers.Dense(NUM_CLASSES))
     net = keras.Sequential(layers)
@@ -473,12 +474,14 @@ _STEP_MISTAKES = {
 # Mistakes that change nothing on a kind of model are not tried on it.
 _MISTAKES_SKIPPED = {
     "plain": (_TRAINING_HINT, _LOSSES_HINT),
-    "dropout": (_LOSSES_HINT,),
-    "regularized": (_TRAINING_HINT,),
+    "regularized": (),
 }
 
 
 def _train_step_case(kind, batch_size):
+    """Case: from the same weights, the student's step leaves the weights the
+    reference step leaves and returns the reference's loss."""
+
     def run(ctx):
         rng = np.random.default_rng(ctx.seed)
         X = tf.constant(rng.normal(size=(batch_size, 5)), dtype="float32")
@@ -518,8 +521,10 @@ def _train_step_case(kind, batch_size):
 @exercise("train_step", chapter=CHAPTER, points=3, reference=kerasdl.train_step,
           kind="model")
 def train_step_cases(c):
-    """One step equals the reference step from the same weights."""
+    """One step equals the reference step from the same weights, on a plain MLP
+    (no penalties in net.losses) and on one whose dropout needs training=True and
+    whose L2 penalty needs net.losses."""
     c.custom("plain MLP, batch 8", _train_step_case("plain", 8))
-    c.custom("MLP with dropout (training=True)", _train_step_case("dropout", 8))
-    c.custom("MLP with an L2 regularizer (net.losses)", _train_step_case("regularized", 8))
-    c.custom("regularized, batch 3", _train_step_case("regularized", 3), hidden=True)
+    c.custom("MLP with dropout and an L2 regularizer, batch 8",
+             _train_step_case("regularized", 8))
+    c.custom("dropout and L2, batch 3", _train_step_case("regularized", 3), hidden=True)

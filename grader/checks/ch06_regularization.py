@@ -4,7 +4,8 @@
 `dropout_layer` is random: it is checked by structure (every element is 0 or
 `x / (1 - p)`), by the fraction of zeros (within a few standard errors of
 `p`) and at `p = 0`, `p = 1` and invalid `p`; `DropoutMLP` is recomputed from
-its own weights in inference and must differ in training.
+its own weights in inference, and in training its output must be that of its
+weights with units dropped where the rates ask for it.
 """
 
 import itertools
@@ -289,60 +290,127 @@ def _mlp_forward(X, layers, softmax=False):
     return H
 
 
-def _dropout_mlp_case(num_outputs, num_hiddens1, num_hiddens2, dropout1, dropout2, shape):
+# Examples in a DropoutMLP case's batch.
+DROPOUT_MLP_BATCH = 8
+# DropoutMLP arguments (num_outputs, num_hiddens1, num_hiddens2, dropout1,
+# dropout2) and image shapes. The public model has no dropout after the first
+# hidden layer and half after the second: its training output is then the
+# inference network with each unit of the second hidden layer zeroed or scaled
+# by 1 / (1 - 0.5), checked unit by unit (num_outputs >= num_hiddens2 lets the
+# output determine that layer). The hidden model has other sizes and dropout
+# after the first hidden layer only.
+PUBLIC_MLP_ARGS = (10, 16, 8, 0.0, 0.5)
+PUBLIC_MLP_IMAGES = (6, 6, 1)
+HIDDEN_MLP_ARGS = (3, 12, 9, 0.6, 0.0)
+HIDDEN_MLP_IMAGES = (5, 5, 1)
+# A training output within this share of the inference output's scale (at
+# least 1) of it counts as unchanged: no dropout was active.
+SAME_OUTPUT_RTOL = 1e-6
+
+
+def _checked_inference(ctx, args, X):
+    """Build the student's model on `args` and check its inference on `X`.
+
+    With `training=False` the output must equal Flatten -> Dense relu ->
+    Dense relu -> Dense recomputed from the model's own weights, and a plain
+    call must give the same. Returns `(net, layers, inference)`: the model,
+    its `[(kernel, bias), ...]` and its inference output.
+    """
+    num_outputs, num_hiddens1, num_hiddens2 = args[:3]
+    net = ctx.student(*args)
+    if not isinstance(net, keras.Model):
+        ctx.fail(f"DropoutMLP(...) is a {type(net).__name__}, not a keras.Model")
+    inference = to_array(ctx.guard(net, X, training=False), "your inference output")
+    num_inputs = int(np.prod(X.shape[1:]))
+    candidates = _dense_candidates(net, [((num_inputs, num_hiddens1), (num_hiddens1,)),
+                                         ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
+                                         ((num_hiddens2, num_outputs), (num_outputs,))])
+    if not candidates:
+        ctx.fail("could not find three Dense layers of the expected sizes",
+                 hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
+                      "Dense(num_hiddens2, relu) -> dropout -> Dense(num_outputs)")
+    flat = X.numpy()
+    # The first assignment that reproduces the output; else the most likely
+    # one, whose comparison below fails with its message and hint.
+    layers = next((found for found in candidates if compare_values(
+        inference, _mlp_forward(flat, found), input_dtypes=("float32",)).passed),
+        candidates[0])
+    ctx.compare(inference, _mlp_forward(flat, layers),
+                what="your output with training=False",
+                mistakes={"the last layer outputs logits: no softmax":
+                          lambda: _mlp_forward(flat, layers, softmax=True)},
+                hint="with training=False the model must not drop anything; "
+                     "relu on both hidden layers",
+                input_dtypes=("float32",))
+    default = to_array(ctx.guard(net, X), "your output with no training argument")
+    ctx.compare(default, inference, what="your output when called as net(X)",
+                hint="training=None (a plain call) is inference: no dropout")
+    return net, layers, inference
+
+
+def _training_output(ctx, net, X, inference):
+    """The output with `training=True`, which must differ from `inference`."""
+    ctx.reseed()
+    training = to_array(ctx.guard(net, X, training=True), "your training output")
+    if training.shape != inference.shape or not np.all(np.isfinite(training)):
+        ctx.fail("your output with training=True is not finite or has the wrong shape")
+    if np.max(np.abs(training - inference)) <= SAME_OUTPUT_RTOL * max(
+            1.0, np.abs(inference).max()):
+        ctx.fail("with training=True your model gives the same output as in "
+                 "inference: dropout is never active",
+                 hint="accept `training` in call() and apply dropout only "
+                      "`if training:`, after each hidden layer")
+    return training
+
+
+def _public_inference_case(public_model):
+    """Case: the public model's inference equals its Dense layers (also as net(X))."""
+
     def run(ctx):
-        net = ctx.student(num_outputs, num_hiddens1, num_hiddens2, dropout1, dropout2)
-        if not isinstance(net, keras.Model):
-            ctx.fail(f"DropoutMLP(...) is a {type(net).__name__}, not a keras.Model")
-        X = tf.constant(ctx.rng.uniform(size=(8, *shape)), dtype="float32")
-        inference = to_array(ctx.guard(net, X, training=False), "your inference output")
-        num_inputs = int(np.prod(shape))
-        candidates = _dense_candidates(net, [((num_inputs, num_hiddens1), (num_hiddens1,)),
-                                             ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
-                                             ((num_hiddens2, num_outputs), (num_outputs,))])
-        if not candidates:
-            ctx.fail("could not find three Dense layers of the expected sizes",
-                     hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
-                          "Dense(num_hiddens2, relu) -> dropout -> Dense(num_outputs)")
-        flat = X.numpy()
-        # The first assignment that reproduces the output; else the most likely
-        # one, whose comparison below fails with its message and hint.
-        layers = next((found for found in candidates if compare_values(
-            inference, _mlp_forward(flat, found), input_dtypes=("float32",)).passed),
-            candidates[0])
-        ctx.compare(inference, _mlp_forward(flat, layers),
-                    what="your output with training=False",
-                    mistakes={"the last layer outputs logits: no softmax":
-                              lambda: _mlp_forward(flat, layers, softmax=True)},
-                    hint="with training=False the model must not drop anything; "
-                         "relu on both hidden layers",
-                    input_dtypes=("float32",))
-        default = to_array(ctx.guard(net, X), "your output with no training argument")
-        ctx.compare(default, inference, what="your output when called as net(X)",
-                    hint="training=None (a plain call) is inference: no dropout")
-        training = to_array(ctx.guard(net, X, training=True), "your training output")
-        if training.shape != inference.shape or not np.all(np.isfinite(training)):
-            ctx.fail("your output with training=True is not finite or has the wrong shape")
-        if np.max(np.abs(training - inference)) <= 1e-6 * max(1.0, np.abs(inference).max()):
-            ctx.fail("with training=True your model gives the same output as in "
-                     "inference: dropout is never active",
-                     hint="accept `training` in call() and apply dropout only "
-                          "`if training:`")
-        return Comparison(True, "inference matches the Dense layers; training=True drops units")
+        public_model(ctx)
+        return Comparison(True, "inference matches the Dense layers")
 
     return run
 
 
-def _no_dropout_case(shape):
-    """Case: with dropout rates 0, training and inference outputs agree."""
+def _public_training_case(public_model, X):
+    """Case: with training=True the public model (dropout1 0, dropout2 0.5) leaves
+    the first hidden layer intact and zeroes or scales by 1 / (1 - 0.5) each unit
+    of the second: the training output is reproduced from the model's weights
+    with the units the output shows were kept."""
 
     def run(ctx):
-        net = ctx.student(4, 16, 8, 0.0, 0.0)
-        X = tf.constant(ctx.rng.uniform(size=(6, *shape)), dtype="float32")
-        inference = ctx.guard(net, X, training=False)
-        training = ctx.guard(net, X, training=True)
-        return ctx.compare(training, inference, what="your output with dropout 0 in training",
-                           hint="use the dropout1/dropout2 arguments, not fixed rates")
+        net, layers, inference = public_model(ctx)
+        training = _training_output(ctx, net, X, inference)
+        flat = X.numpy()
+        second = np.maximum(_mlp_forward(flat, layers[:2]), 0.0)  # relu(H1 W2 + b2)
+        dropout1, dropout2 = PUBLIC_MLP_ARGS[3:]
+        scaled = second / (1.0 - dropout2)
+        W3, b3 = layers[2]
+        # The second hidden layer's values the output implies, unit by unit
+        # nearer to "kept" or to "dropped".
+        implied = np.linalg.lstsq(W3.T.astype("float64"), (training - b3).T,
+                                  rcond=None)[0].T
+        kept = np.abs(implied - scaled) <= np.abs(implied)
+        return ctx.compare(training, (kept * scaled) @ W3 + b3,
+                           what="your output with training=True",
+                           hint=f"with dropout1={dropout1:g} and dropout2={dropout2:g} only "
+                                "the second hidden layer may drop units, and kept units are "
+                                "divided by 1 - dropout2: use the dropout1 and dropout2 "
+                                "arguments, not fixed rates",
+                           input_dtypes=("float32",))
+
+    return run
+
+
+def _hidden_case(X):
+    """Case: other sizes; inference equals the Dense layers and dropout1 alone
+    (dropout2 0) changes the training output."""
+
+    def run(ctx):
+        net, _, inference = _checked_inference(ctx, HIDDEN_MLP_ARGS, X)
+        _training_output(ctx, net, X, inference)
+        return Comparison(True, "inference matches the Dense layers; training=True drops units")
 
     return run
 
@@ -350,9 +418,20 @@ def _no_dropout_case(shape):
 @exercise("DropoutMLP", chapter=CHAPTER, points=3, reference=kerasdl.DropoutMLP,
           kind="model", reuses=("dropout_layer",))
 def dropout_mlp_cases(c):
-    """Inference output recomputed from the Dense weights; dropout only in training."""
-    c.custom("(10, 64, 32, 0.5, 0.5) on (28, 28, 1) images",
-             _dropout_mlp_case(10, 64, 32, 0.5, 0.5, (28, 28, 1)), weight=2)
-    c.custom("dropout rates 0: training equals inference", _no_dropout_case((6, 6, 1)))
-    c.custom("(3, 12, 9, 0.2, 0.7) on (5, 5, 1) images",
-             _dropout_mlp_case(3, 12, 9, 0.2, 0.7, (5, 5, 1)), hidden=True)
+    """Inference output recomputed from the Dense weights; in training, dropout at
+    the given rates after each hidden layer. The public cases share one model."""
+    public_X = c.uniform((DROPOUT_MLP_BATCH, *PUBLIC_MLP_IMAGES))
+    hidden_X = c.uniform((DROPOUT_MLP_BATCH, *HIDDEN_MLP_IMAGES))
+    built = {}  # this check's public model, built by the first case that needs it
+
+    def public_model(ctx):
+        if "model" not in built:
+            built["model"] = _checked_inference(ctx, PUBLIC_MLP_ARGS, public_X)
+        return built["model"]
+
+    c.custom("(10, 16, 8, 0, 0.5) on (6, 6, 1) images: inference equals the Dense layers",
+             _public_inference_case(public_model), weight=2)
+    c.custom("same model, training=True: only the second hidden layer drops units",
+             _public_training_case(public_model, public_X))
+    c.custom("(3, 12, 9, 0.6, 0) on (5, 5, 1) images: dropout after the first hidden layer",
+             _hidden_case(hidden_X), hidden=True)
