@@ -116,8 +116,9 @@ _STAND_IN_CALLS = {cls: cls.call for cls in (
     keras.layers.GlobalMaxPooling2D, keras.layers.Flatten, keras.layers.Dropout,
     keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
     keras.layers.Softmax)}
-# Keras's own activation functions (as imported with the grader): a layer
-# whose `activation` is anything else (a student's function) runs for real.
+# The functions of `keras.activations` (as imported with the grader): a leaf
+# whose `activation` is anything else (a student's function, `tf.nn.relu`)
+# runs its real `call`.
 _KERAS_ACTIVATIONS = frozenset(
     value for value in vars(keras.activations).values() if inspect.isfunction(value))
 # Instance attributes that may hide a method of a leaf layer's class: Keras
