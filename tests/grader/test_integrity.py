@@ -335,6 +335,37 @@ def test_reference_called_only_while_traced_scores_zero(watch_mode, capsys):
     assert "your code called kerasdl's Residual" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("sneaky", ["Conv2D subclass", "activation"])
+def test_keras_leaf_calling_the_reference_only_while_traced_scores_zero(sneaky, capsys):
+    """Is a LeNet whose Conv2D subclass or activation function calls kerasdl only when
+    traced in a graph caught (student code inside a built-in leaf layer is traced)?"""
+    import keras
+
+    L = keras.layers
+
+    def sigmoid(X):
+        if sneaky == "activation" and _traced_only(X):
+            kerasdl.lenet()
+        return tf.sigmoid(X)
+
+    class Conv2D(L.Conv2D):
+        def call(self, inputs):
+            if sneaky == "Conv2D subclass" and _traced_only(inputs):
+                kerasdl.lenet()
+            return super().call(inputs)
+
+    def lenet():
+        return keras.Sequential([
+            keras.Input((28, 28, 1)), Conv2D(6, 5, padding="same", activation=sigmoid),
+            L.AveragePooling2D(2, 2), L.Conv2D(16, 5, activation="sigmoid"),
+            L.AveragePooling2D(2, 2), L.Flatten(), L.Dense(120, activation="sigmoid"),
+            L.Dense(84, activation="sigmoid"), L.Dense(10)])
+
+    score = grader.check("lenet", lenet, hidden=True)
+    assert math.isclose(float(score), 0.0, abs_tol=SCORE_ATOL)
+    assert "your code called kerasdl's lenet" in capsys.readouterr().out
+
+
 def test_patch_restored_within_a_check_scores_zero_and_poisons_nothing(monkeypatch, capsys):
     """Is a tf.maximum patched in one case and restored in the next caught, with no
     expected value kept from the patched window?"""
