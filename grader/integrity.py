@@ -361,13 +361,14 @@ class _Instrumentation:
         if inspect.isclass(value) and _class_in_kerasdl(value):
             members = [v.__func__ if isinstance(v, (staticmethod, classmethod)) else v
                        for v in vars(value).values()]
-            functions = [f for f in members if type(f) is types.FunctionType]
+            # Methods a decorator generates (a dataclass's __init__, __repr__,
+            # __eq__) are not kerasdl's code, but a reloaded dataclass has them.
+            functions = [f for f in members if _is_kerasdl_function(f)]
         elif _is_kerasdl_function(value):
             functions = [value]
         else:
             return False
-        return all(_is_kerasdl_function(f)
-                   and (id(f.__code__) in self.probed or f.__code__ in self.twins)
+        return all(id(f.__code__) in self.probed or f.__code__ in self.twins
                    for f in functions)
 
     def tampering(self):

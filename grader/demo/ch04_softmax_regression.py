@@ -106,8 +106,9 @@ SUBMISSIONS = class_submissions(
             "test_accuracy": 0.0,
             # Both cases have a smaller last batch with a different accuracy.
             "test_evaluate_accuracy": 0.0,
-            # Plain MLP passes; dropout, L2 and hidden L2 fail.
-            "test_train_step": 3 * 1 / 4,
+            # The plain MLP passes; the MLP with dropout and L2 fails, public
+            # and hidden.
+            "test_train_step": 3 * 1 / 3,
         },
     ),
     eve=Submission(

@@ -522,3 +522,38 @@ def test_reference_code_run_without_its_probe_scores_zero(make_copy, capsys):
 
     assert math.isclose(float(grader.check("softmax", softmax)), 0.0, abs_tol=SCORE_ATOL)
     assert "your code called kerasdl's _as_float_tensor" in capsys.readouterr().out
+
+
+RELOAD_EVERYTHING = """
+import importlib
+import tensorflow as tf
+import grader
+import kerasdl
+from grader import integrity
+
+def own_softmax(X):
+    e = tf.exp(X - tf.reduce_max(X, axis=1, keepdims=True))
+    return e / tf.reduce_sum(e, axis=1, keepdims=True)
+
+for module in integrity._kerasdl_modules():
+    importlib.reload(module)
+print(float(grader.check("softmax", own_softmax)))
+print(float(grader.check("mlp", lambda *a: kerasdl.mlp(*a), quiet=True)))
+print(integrity.CallWatcher().mode)
+"""
+
+
+def test_every_kerasdl_module_reloaded_grades_normally():
+    """After reloading every kerasdl module (dataclasses included: their generated
+    methods are not kerasdl code), does a correct submission still get full marks
+    and a reference call still score 0? (In a separate process: the reload is global.)"""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", RELOAD_EVERYTHING], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    *_, softmax_score, mlp_score, mode = run.stdout.split()
+    assert math.isclose(float(softmax_score), 2.0, abs_tol=SCORE_ATOL), run.stdout
+    assert math.isclose(float(mlp_score), 0.0, abs_tol=SCORE_ATOL), run.stdout
+    assert mode == "probe"
