@@ -26,12 +26,17 @@ def _double(x):
     return np.asarray(x) * 2.0
 
 
-@exercise("double", chapter="test", points=2, reference=_double)
-def _double_cases(c):
+def _three_cases(c):
     """Three cases: two public, one hidden."""
     c.values("vector", c.tensor([1.0, -2.0, 3.0]))
     c.values("matrix", c.normal((2, 3)))
     c.values("secret", c.tensor([[41.0, 43.0]]), hidden=True)
+
+
+@exercise("double", chapter="test", points=2, reference=_double)
+def _double_cases(c):
+    """Three cases: two public, one hidden."""
+    _three_cases(c)
 
 
 DOUBLE = _double_cases.__grader_exercise__
@@ -341,9 +346,7 @@ def test_a_rebuilt_exercise_does_not_reuse_remembered_outputs():
     # The same id and case names as `double`, another builder and reference.
     @exercise("double", chapter="test", points=2, reference=triple)
     def _triple_cases(c):
-        c.values("vector", c.tensor([1.0, -2.0, 3.0]))
-        c.values("matrix", c.normal((2, 3)))
-        c.values("secret", c.tensor([[41.0, 43.0]]), hidden=True)
+        _three_cases(c)
 
     run(lambda x: x * 2)
     score = run_exercise(_triple_cases.__grader_exercise__, lambda x: x * 3, hidden=True)
