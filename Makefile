@@ -1,12 +1,15 @@
 # The README's two commands: `make demo` and `make test`. Both set up everything
 # they need on a fresh Debian machine: a virtual environment in .venv with the
-# project and its dev extra, and the Fashion-MNIST data (Debian package).
+# project and its dev extra, and the Debian packages the course and its tests use
+# (Fashion-MNIST, bubblewrap for the grading sandbox).
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Debian packages installed when missing (as root with apt-get; see the script).
+DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap
 
 .PHONY: test demo install data clean
 
@@ -19,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 data:
-	@sh scripts/ensure-data.sh
+	@sh scripts/ensure-packages.sh $(DEBIAN_PACKAGES)
 
 test: install data
 	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(PY) -m pytest $(PYTEST_ARGS)
