@@ -229,6 +229,27 @@ class CaseContext:
                 self.student_seconds += _perf_counter() - start
                 self._state.after_student_code()
 
+    def probe(self, fn, *args, **kwargs):
+        """Run the grader probe `fn` (`grader.probes`) on the student's objects.
+
+        Here it runs as watched student code; in the judge it runs in the
+        student's kernel and its result comes back as data.
+        """
+        return self.guard(fn, *args, **kwargs)
+
+    @staticmethod
+    def is_instance(obj, cls):
+        """`isinstance(obj, cls)`, also for the judge's handles to kernel objects."""
+        from grader.judge.remote import is_instance
+
+        return is_instance(obj, cls)
+
+    @staticmethod
+    def raised_instance(error, cls):
+        """Whether the student's exception `error` is a `cls` (also one raised in the kernel)."""
+        is_a = getattr(error, "is_a", None)
+        return is_a(cls) if callable(is_a) else isinstance(error, cls)
+
     def student(self, *args, copy_inputs=True, **kwargs):
         """Call the student's object on (copies of) the inputs, seeded."""
         if copy_inputs:

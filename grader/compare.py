@@ -9,6 +9,7 @@ are bound privately at import time: a notebook that monkeypatches
 import dataclasses
 import math
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -50,6 +51,7 @@ _np_ndarray = np.ndarray
 _np_generic = np.generic
 _tf_Tensor = tf.Tensor
 _tf_Variable = tf.Variable
+_keras_Variable = keras.Variable
 _pd_DataFrame = pd.DataFrame
 _isinstance = isinstance
 
@@ -119,7 +121,7 @@ class Uniform:
 def to_array(value, what="your output"):
     """Convert a student's value to a NumPy array, or fail with a message.
 
-    Accepts `tf.Tensor`, `tf.Variable`, NumPy arrays and scalars, Python
+    Accepts `tf.Tensor`, `tf.Variable`, Keras variables, NumPy arrays and scalars, Python
     numbers and (nested) lists of numbers. Anything else (None, strings,
     objects that merely claim equality) raises `CaseFailed`.
 
@@ -135,7 +137,7 @@ def to_array(value, what="your output"):
     """
     if value is None:
         raise CaseFailed(f"{what} is None: did you forget `return`?")
-    if _isinstance(value, (_tf_Tensor, _tf_Variable)):
+    if _isinstance(value, (_tf_Tensor, _tf_Variable, _keras_Variable)):
         try:
             array = _np_array(value.numpy())
         except Exception as exc:  # symbolic tensors have no value
@@ -149,9 +151,9 @@ def to_array(value, what="your output"):
         except Exception:
             raise CaseFailed(f"{what} could not be read as an array") from None
     else:
-        raise CaseFailed(
-            f"{what} is a {type(value).__name__}, not a tensor or array"
-        )
+        # A handle to a kernel object names the student's type (`type_name`).
+        name = getattr(value, "type_name", None) or type(value).__name__
+        raise CaseFailed(f"{what} is a {name}, not a tensor or array")
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise CaseFailed(
             f"{what} has dtype {array.dtype} ({type(value).__name__}), "

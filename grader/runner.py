@@ -16,10 +16,23 @@ from grader.registry import DEFAULT_TIMEOUTS
 from grader.results import CaseResult, Score
 from grader.sandbox import CaseTimeout, seed_everything, silenced, tf32_disabled, time_budget
 
-__all__ = ["TIMEOUT_ENV", "HIDDEN_ENV", "run_exercise", "hidden_enabled", "case_timeout"]
+__all__ = [
+    "TIMEOUT_ENV",
+    "HIDDEN_ENV",
+    "JUDGED_ENV",
+    "build_cases",
+    "case_timeout",
+    "hidden_enabled",
+    "memo_for",
+    "run_case",
+    "run_exercise",
+]
 
 TIMEOUT_ENV = "KERASDL_GRADER_CASE_TIMEOUT"
 HIDDEN_ENV = "NBGRADER_EXECUTION"
+# Set in a kernel whose test cells the judge grades: its own check leaves the
+# hidden cases to the judge, which draws them from a seed this kernel never sees.
+JUDGED_ENV = "KERASDL_JUDGED"
 # What a failed hidden case says instead of its message.
 HIDDEN_FAILURE = "your output is not right on this hidden case"
 # Student exception messages are cut to this many characters in the feedback.
@@ -44,7 +57,7 @@ def _memo_key(obj):
 def hidden_enabled(hidden):
     """Whether hidden cases run: `hidden=True`, or None under nbgrader autograde."""
     if hidden is None:
-        return os.environ.get(HIDDEN_ENV) == "autograde"
+        return os.environ.get(HIDDEN_ENV) == "autograde" and not os.environ.get(JUDGED_ENV)
     return bool(hidden)
 
 
@@ -67,13 +80,22 @@ def _one_line(error):
     text = text[0] if text else ""
     if len(text) > MAX_ERROR_CHARS:
         text = text[: MAX_ERROR_CHARS - 3] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    # A student's exception raised in the kernel keeps its own type name.
+    name = getattr(error, "type_name", None) or type(error).__name__
+    return f"{name}: {text}" if text else name
 
 
-def build_cases(spec):
-    """Run a plugin's builder and return its cases (instructor errors raise)."""
-    builder = CaseBuilder(spec.seed)
-    seed_everything(spec.seed, reset_kernels=spec.random_draws)
+def build_cases(spec, seed=None):
+    """Run a plugin's builder and return its cases (instructor errors raise).
+
+    Args:
+        spec: the `Exercise`.
+        seed: the builder's seed; the exercise's own `seed` by default (the
+            judge builds the hidden cases with a secret one).
+    """
+    seed = spec.seed if seed is None else seed
+    builder = CaseBuilder(seed)
+    seed_everything(seed, reset_kernels=spec.random_draws)
     try:
         spec.build(builder)
     except Exception as error:
@@ -82,6 +104,55 @@ def build_cases(spec):
             f"built: {type(error).__name__}: {error}"
         ) from error
     return builder.cases
+
+
+def memo_for(spec, case, seed):
+    """The per-process memo of one case (`CaseContext.remember`)."""
+    return _MEMOS.setdefault((spec.build, _memo_key(spec.reference), case.name, seed), {})
+
+
+def run_case(case, ctx, budget, kind_word, *, use_alarm=True):
+    """Run one case in its context; return `(CaseResult, timed_out)`.
+
+    Args:
+        case: the `Case`.
+        ctx: its `CaseContext` (or the judge's `JudgeContext`).
+        budget: the case's time budget in seconds, or None.
+        kind_word: "function" or "code", for messages.
+        use_alarm: enforce the budget with SIGALRM here (the self-check); the
+            judge's context enforces it per request instead.
+    """
+    start = _perf_counter()
+    result = CaseResult(case.name, False, hidden=case.hidden, weight=case.weight)
+    timed_out = False
+    try:
+        with time_budget(budget if use_alarm else None):
+            outcome = case.run(ctx)
+        result.passed = True
+        result.message = getattr(outcome, "message", None) or "passed"
+        result.max_abs_err = getattr(outcome, "max_abs_err", None)
+        result.max_rel_err = getattr(outcome, "max_rel_err", None)
+    except CaseTimeout:
+        timed_out = True
+        result.message = (f"your {kind_word} did not finish within {budget:g} s "
+                          "(an endless loop?)")
+    except StudentRaised as raised:
+        result.message = f"your {kind_word} raised {_one_line(raised.error)}"
+    except CaseFailed as failed:
+        # A hidden case's message could reveal expected values: withheld.
+        result.message = (HIDDEN_FAILURE if case.hidden else failed.message)
+        result.hint = failed.hint
+        if failed.comparison is not None:
+            result.max_abs_err = failed.comparison.max_abs_err
+            result.max_rel_err = failed.comparison.max_rel_err
+            result.worst_index = failed.comparison.worst_index
+    except GraderError:
+        raise
+    except Exception as error:  # the student's output broke the check
+        result.message = f"your output could not be checked: {_one_line(error)}"
+    result.seconds = _perf_counter() - start
+    result.student_seconds = ctx.student_seconds
+    return result, timed_out
 
 
 def run_exercise(spec, obj, *, hidden=None, guard=None):
@@ -123,47 +194,22 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
     results = []
     timed_out = False
     with silenced(), tf32_disabled():
-        cases = [c for c in build_cases(spec) if run_hidden or not c.hidden]
-        for index, case in enumerate(cases):
+        # A case's seed is fixed by its place among all the exercise's cases,
+        # so a public case draws the same whether hidden cases run or not
+        # (the judge runs the public cases with these same seeds).
+        cases = [(index, c) for index, c in enumerate(build_cases(spec))
+                 if run_hidden or not c.hidden]
+        for index, case in cases:
             if timed_out:
                 results.append(CaseResult(case.name, False, "skipped after a timeout",
                                           hidden=case.hidden, weight=case.weight))
                 continue
             seed = spec.seed + index
-            memo = _MEMOS.setdefault((spec.build, _memo_key(spec.reference), case.name, seed), {})
             ctx = CaseContext(student_object=obj, reference=spec.reference,
                               watcher=watcher, seed=seed, hidden=case.hidden,
-                              kind_word=kind_word, memo=memo,
+                              kind_word=kind_word, memo=memo_for(spec, case, seed),
                               reset_kernels=spec.random_draws, state=state)
-            start = _perf_counter()
-            result = CaseResult(case.name, False, hidden=case.hidden, weight=case.weight)
-            try:
-                with time_budget(budget):
-                    outcome = case.run(ctx)
-                result.passed = True
-                result.message = getattr(outcome, "message", None) or "passed"
-                result.max_abs_err = getattr(outcome, "max_abs_err", None)
-                result.max_rel_err = getattr(outcome, "max_rel_err", None)
-            except CaseTimeout:
-                timed_out = True
-                result.message = (f"your {kind_word} did not finish within {budget:g} s "
-                                  "(an endless loop?)")
-            except StudentRaised as raised:
-                result.message = f"your {kind_word} raised {_one_line(raised.error)}"
-            except CaseFailed as failed:
-                # A hidden case's message could reveal expected values: withheld.
-                result.message = (HIDDEN_FAILURE if case.hidden else failed.message)
-                result.hint = failed.hint
-                if failed.comparison is not None:
-                    result.max_abs_err = failed.comparison.max_abs_err
-                    result.max_rel_err = failed.comparison.max_rel_err
-                    result.worst_index = failed.comparison.worst_index
-            except GraderError:
-                raise
-            except Exception as error:  # the student's output broke the check
-                result.message = f"your output could not be checked: {_one_line(error)}"
-            result.seconds = _perf_counter() - start
-            result.student_seconds = ctx.student_seconds
+            result, timed_out = run_case(case, ctx, budget, kind_word)
             results.append(result)
             if watcher.violation or state.tampered:
                 break

@@ -4,14 +4,13 @@
 `squared_loss`, `sgd` (in-place update), `normal_equation` and `train_linreg`.
 """
 
-import itertools
-
 import numpy as np
 import tensorflow as tf
 
 import kerasdl
 from grader.compare import Normal, allclose, compare_sample, to_array
 from grader.errors import CaseFailed
+from grader.probes import take
 from grader.registry import exercise
 from grader.tolerances import LINALG_FLOAT32
 
@@ -76,13 +75,12 @@ MAX_BATCHES_PER_EXAMPLE = 3
 def _iterate(ctx, batch_size, features, labels):
     """Run the student's generator to its end (as student code); return batches."""
     num_examples = int(features.shape[0])
-
-    def consume():
-        iterator = ctx.student_object(batch_size, features, labels)
-        limit = MAX_BATCHES_PER_EXAMPLE * num_examples + 1
-        return list(itertools.islice(iter(iterator), limit))
-
-    return ctx.guard(consume)
+    iterator = ctx.student(batch_size, features, labels)
+    limit = MAX_BATCHES_PER_EXAMPLE * num_examples + 1
+    batches = ctx.probe(take, iterator, limit)
+    if not isinstance(batches, list):
+        ctx.fail("your data_iter could not be iterated")
+    return batches
 
 
 def _data_iter_case(num_examples, batch_size):

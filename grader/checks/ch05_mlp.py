@@ -12,6 +12,8 @@ import tensorflow as tf
 
 import kerasdl
 from grader.compare import to_array
+from grader.models import parameter_counts
+from grader.probes import probe
 from grader.registry import exercise
 
 CHAPTER = "ch05_mlp"
@@ -161,8 +163,9 @@ def mlp_cases(c):
 # mlp_model -------------------------------------------------------------------------
 
 
+@probe
 def _declared_input_shape(net):
-    """The input shape a model was built with (`keras.Input`), else None."""
+    """The input shape a model was built with (`keras.Input`), else None (a probe)."""
     try:
         inputs = net.inputs
     except (AttributeError, ValueError):
@@ -172,28 +175,56 @@ def _declared_input_shape(net):
     return tuple(inputs[0].shape[1:])
 
 
+@probe
+def _dense_shapes(net):
+    """Kernel and bias shapes of the model's top-level Dense layers, in order (a probe)."""
+    return [tuple(tuple(int(d) for d in v.shape) for v in layer.weights[:2])
+            for layer in net.layers if isinstance(layer, keras.layers.Dense)]
+
+
+@probe
+def _set_dense_weights(net, params):
+    """Assign `[W1, b1, W2, b2]` to the model's two top-level Dense layers (a probe)."""
+    dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
+    for layer, (kernel, bias) in zip(dense, zip(params[::2], params[1::2])):
+        layer.weights[0].assign(kernel)
+        layer.weights[1].assign(bias)
+
+
+def _drawn_params(rng, shapes):
+    """Seeded `[W1, b1, W2, b2]` of the given Dense shapes (kernels N(0, 1/fan_in))."""
+    params = []
+    for kernel_shape, bias_shape in shapes:
+        params.append(rng.normal(0.0, 1.0 / np.sqrt(kernel_shape[0]), size=kernel_shape))
+        params.append(rng.normal(0.0, 0.1, size=bias_shape))
+    return [p.astype("float32") for p in params]
+
+
 def _mlp_model_case(num_hiddens, num_outputs, image_shape):
+    """Case: Flatten, Dense relu, Dense logits: with weights the grader sets, the
+    output equals the MLP recomputed from those weights."""
+
     def run(ctx):
         net = ctx.student(num_hiddens, num_outputs)
-        if not isinstance(net, keras.Model):
-            ctx.fail(f"your function returned a {type(net).__name__}, not a keras.Model",
+        if not ctx.is_instance(net, keras.Model):
+            name = getattr(net, "type_name", None) or type(net).__name__
+            ctx.fail(f"your function returned a {name}, not a keras.Model",
                      hint="return keras.Sequential([...])")
-        shape = image_shape
-        declared = ctx.guard(_declared_input_shape, net)
-        if declared is not None:
-            shape = declared
+        shape = ctx.probe(_declared_input_shape, net) or image_shape
         X = tf.constant(ctx.rng.normal(size=(4, *shape)), dtype="float32")
-        O = to_array(ctx.guard(net, X, training=False), "your model's output")
-        dense = [layer for layer in net.layers if isinstance(layer, keras.layers.Dense)]
-        if len(dense) != 2:
-            ctx.fail(f"your model has {len(dense)} Dense layers, expected 2",
+        ctx.guard(net, X, training=False)  # builds a model without keras.Input
+        shapes = ctx.probe(_dense_shapes, net)
+        if not isinstance(shapes, list) or len(shapes) != 2:
+            count = len(shapes) if isinstance(shapes, list) else "no"
+            ctx.fail(f"your model has {count} Dense layers, expected 2",
                      hint="Flatten, Dense(num_hiddens, relu), Dense(num_outputs)")
-        W1, b1 = (v.numpy() for v in dense[0].weights[:2])
-        W2, b2 = (v.numpy() for v in dense[1].weights[:2])
-        if W1.shape[1] != num_hiddens or W2.shape[1] != num_outputs:
-            ctx.fail(f"your Dense layers have {W1.shape[1]} and {W2.shape[1]} units, "
+        units = [tuple(kernel)[-1] if len(kernel) == 2 else None for kernel, *_ in shapes]
+        if units != [num_hiddens, num_outputs] or any(len(pair) != 2 for pair in shapes):
+            ctx.fail(f"your Dense layers have {units[0]} and {units[1]} units, "
                      f"expected {num_hiddens} and {num_outputs}")
-        params = [W1, b1, W2, b2]
+        params = _drawn_params(ctx.rng, shapes)
+        ctx.probe(_set_dense_weights, net, params)
+        O = to_array(ctx.guard(net, X, training=False), "your model's output")
         flat = X.numpy().reshape(X.shape[0], -1)  # (N, H, W, C) -> (N, H*W*C)
         mistakes = {
             "use activation='relu' on the hidden Dense layer":
@@ -211,8 +242,10 @@ def _mlp_model_case(num_hiddens, num_outputs, image_shape):
             return reference.count_params()
 
         want_count = ctx.remember("count_params", reference_count)
-        if net.count_params() != want_count:
-            ctx.fail(f"your model has {net.count_params()} parameters, expected {want_count}")
+        got_count = ctx.probe(parameter_counts, net)
+        if not isinstance(got_count, tuple) or sum(got_count) != want_count:
+            total = sum(got_count) if isinstance(got_count, tuple) else "?"
+            ctx.fail(f"your model has {total} parameters, expected {want_count}")
         return result
 
     return run

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import kerasdl
 from grader.compare import Comparison, Normal, Uniform, compare_sample, to_array
+from grader.probes import probe
 from grader.registry import exercise
 
 CHAPTER = "ch06_numerical_stability"
@@ -94,8 +95,9 @@ def xavier_uniform_cases(c):
 def _initializer_sample(shape):
     def run(ctx):
         init = ctx.student(seed=1)
-        if not isinstance(init, keras.initializers.Initializer):
-            ctx.fail(f"XavierUniform() is a {type(init).__name__}, not a "
+        if not ctx.is_instance(init, keras.initializers.Initializer):
+            name = getattr(init, "type_name", None) or type(init).__name__
+            ctx.fail(f"XavierUniform() is a {name}, not a "
                      "keras.initializers.Initializer", hint="subclass "
                      "keras.initializers.Initializer")
         values = ctx.guard(init, shape, dtype="float32")
@@ -118,18 +120,30 @@ def _initializer_config(ctx):
     if not isinstance(config, dict) or config.get("seed") != 3:
         ctx.fail(f"get_config() returned {config!r}, expected a dict with seed 3",
                  hint="return {'seed': self.seed} from get_config")
-    clone = ctx.guard(type(init).from_config, config)
+    clone = ctx.probe(_from_config, init, config)
     values = to_array(ctx.guard(clone, (40, 30)), "the weights of the clone")
     if values.shape != (40, 30):
         ctx.fail(f"the clone's weights have shape {values.shape}, expected (40, 30)")
     return Comparison(True, "get_config() round-trips the seed")
 
 
+@probe
+def _from_config(init, config):
+    """`type(init).from_config(config)`: a clone of the initializer (a probe)."""
+    return type(init).from_config(config)
+
+
+@probe
+def _dense_kernel(init, units, input_dim):
+    """The kernel of `Dense(units, kernel_initializer=init)` built on `input_dim` (a probe)."""
+    layer = keras.layers.Dense(units, kernel_initializer=init)
+    layer.build((None, input_dim))
+    return layer.kernel
+
+
 def _initializer_in_dense(ctx):
     init = ctx.student()
-    layer = keras.layers.Dense(64, kernel_initializer=init)
-    ctx.guard(layer.build, (None, 500))
-    kernel = layer.kernel.numpy()
+    kernel = to_array(ctx.probe(_dense_kernel, init, 64, 500), "the Dense kernel")
     result = compare_sample(kernel, _uniform((500, 64)), what="the Dense kernel")
     result.raise_if_failed(hint="__call__(shape, dtype=None) must return the weights "
                                 "for any shape")

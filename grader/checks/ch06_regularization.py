@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import kerasdl
 from grader.compare import Comparison, compare_values, to_array
+from grader.probes import assign_variables, probe
 from grader.registry import exercise
 from grader.tolerances import STATISTICAL_SIGMAS, tolerance_for
 
@@ -201,9 +202,10 @@ def _dropout_invalid(p):
             ctx.guard(ctx.student_object, X, p)
         except Exception as raised:
             error = getattr(raised, "error", raised)
-            if isinstance(error, ValueError):
+            if ctx.raised_instance(error, ValueError):
                 return Comparison(True, f"dropout={p} raised ValueError")
-            ctx.fail(f"dropout={p} raised {type(error).__name__}, expected ValueError")
+            name = getattr(error, "type_name", None) or type(error).__name__
+            ctx.fail(f"dropout={p} raised {name}, expected ValueError")
         ctx.fail(f"dropout={p} did not raise", hint="raise ValueError when dropout is "
                  "outside [0, 1]")
 
@@ -230,23 +232,30 @@ def dropout_layer_cases(c):
 MAX_DENSE_ASSIGNMENTS = 64
 
 
-def _adjacent_params(variables, shapes):
-    """Kernel-then-bias pairs created one after the other (one Dense layer each)."""
-    variables = list(variables)
+@probe
+def _trainable_shapes(net):
+    """Shapes of the model's trainable variables, in order (a probe)."""
+    return [tuple(int(d) for d in v.shape) for v in net.trainable_variables]
+
+
+def _adjacent_params(shapes, wanted):
+    """Kernel-then-bias index pairs created one after the other (one Dense layer each)."""
+    free = list(range(len(shapes)))
     found = []
-    for kernel_shape, bias_shape in shapes:
-        for index in range(len(variables) - 1):
-            if variables[index].shape == kernel_shape and variables[index + 1].shape == bias_shape:
-                found.append((variables[index], variables[index + 1]))
-                del variables[index: index + 2]
+    for kernel_shape, bias_shape in wanted:
+        for position in range(len(free) - 1):
+            kernel, bias = free[position], free[position + 1]
+            if shapes[kernel] == kernel_shape and shapes[bias] == bias_shape:
+                found.append((kernel, bias))
+                del free[position: position + 2]
                 break
         else:
             return None
     return found
 
 
-def _dense_candidates(net, shapes):
-    """Candidate `[(kernel, bias), ...]` lists of the student's arrays, most likely first.
+def _dense_candidates(shapes, wanted):
+    """Candidate `[(kernel index, bias index), ...]` per layer, most likely first.
 
     Variables are matched by shape whatever order they were created in
     (`add_weight` kernels first, then biases, is as valid as one Dense layer
@@ -255,15 +264,14 @@ def _dense_candidates(net, shapes):
     (at most `MAX_DENSE_ASSIGNMENTS`); the caller keeps the first one that
     reproduces the model's output.
     """
-    variables = [np.asarray(v.numpy()) for v in net.trainable_variables]
     candidates = []
-    adjacent = _adjacent_params(variables, shapes)
+    adjacent = _adjacent_params(shapes, wanted)
     if adjacent is not None:
         candidates.append(adjacent)
-    kernel_choices = [[i for i, v in enumerate(variables) if v.shape == kernel_shape]
-                      for kernel_shape, _ in shapes]
-    bias_choices = [[i for i, v in enumerate(variables) if v.shape == bias_shape]
-                    for _, bias_shape in shapes]
+    kernel_choices = [[i for i, s in enumerate(shapes) if s == kernel_shape]
+                      for kernel_shape, _ in wanted]
+    bias_choices = [[i for i, s in enumerate(shapes) if s == bias_shape]
+                    for _, bias_shape in wanted]
     tried = 0
     for kernels in itertools.product(*kernel_choices):
         if len(set(kernels)) < len(kernels):
@@ -274,8 +282,14 @@ def _dense_candidates(net, shapes):
             if tried == MAX_DENSE_ASSIGNMENTS:
                 return candidates
             tried += 1
-            candidates.append([(variables[k], variables[b]) for k, b in zip(kernels, biases)])
+            candidates.append(list(zip(kernels, biases)))
     return candidates
+
+
+def _drawn_values(rng, shapes):
+    """Seeded values for variables of `shapes`: kernels N(0, 1/fan_in), vectors N(0, 0.1^2)."""
+    return [(rng.normal(0.0, 1.0 / math.sqrt(shape[0]), size=shape) if len(shape) >= 2
+             else rng.normal(0.0, 0.1, size=shape)).astype("float32") for shape in shapes]
 
 
 def _mlp_forward(X, layers, softmax=False):
@@ -318,17 +332,26 @@ def _checked_inference(ctx, args, X):
     """
     num_outputs, num_hiddens1, num_hiddens2 = args[:3]
     net = ctx.student(*args)
-    if not isinstance(net, keras.Model):
-        ctx.fail(f"DropoutMLP(...) is a {type(net).__name__}, not a keras.Model")
-    inference = to_array(ctx.guard(net, X, training=False), "your inference output")
+    if not ctx.is_instance(net, keras.Model):
+        name = getattr(net, "type_name", None) or type(net).__name__
+        ctx.fail(f"DropoutMLP(...) is a {name}, not a keras.Model")
+    ctx.guard(net, X, training=False)  # builds the model's variables
+    shapes = ctx.probe(_trainable_shapes, net)
+    if not isinstance(shapes, list) or not all(isinstance(s, tuple) for s in shapes):
+        ctx.fail("your model's variables could not be read")
     num_inputs = int(np.prod(X.shape[1:]))
-    candidates = _dense_candidates(net, [((num_inputs, num_hiddens1), (num_hiddens1,)),
-                                         ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
-                                         ((num_hiddens2, num_outputs), (num_outputs,))])
+    candidates = _dense_candidates(shapes, [((num_inputs, num_hiddens1), (num_hiddens1,)),
+                                            ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
+                                            ((num_hiddens2, num_outputs), (num_outputs,))])
     if not candidates:
         ctx.fail("could not find three Dense layers of the expected sizes",
                  hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
                       "Dense(num_hiddens2, relu) -> dropout -> Dense(num_outputs)")
+    # The grader sets every weight and recomputes the output from its own values.
+    values = _drawn_values(ctx.rng, shapes)
+    ctx.probe(assign_variables, net, values, "trainable_variables")
+    inference = to_array(ctx.guard(net, X, training=False), "your inference output")
+    candidates = [[(values[k], values[b]) for k, b in found] for found in candidates]
     flat = X.numpy()
     # The first assignment that reproduces the output; else the most likely
     # one, whose comparison below fails with its message and hint.

@@ -24,6 +24,7 @@ from grader.models import (
     compare_outputs,
     copy_reference_weights,
 )
+from grader.probes import probe
 from grader.registry import exercise
 
 CHAPTER = "ch08_batchnorm_resnet"
@@ -113,25 +114,50 @@ def batch_norm_cases(c):
 # BatchNorm -------------------------------------------------------------------------
 
 
+@probe
+def _bn_variables(layer):
+    """Values of a layer's 1-D trainable and non-trainable variables (a probe)."""
+    return ([v.numpy() for v in layer.trainable_weights if len(v.shape) == 1],
+            [v.numpy() for v in layer.non_trainable_weights if len(v.shape) == 1],
+            len(layer.trainable_weights), len(layer.non_trainable_weights))
+
+
+@probe
+def _set_bn_trainable(layer, values):
+    """Assign `{position: value}` to the layer's 1-D trainable variables (a probe)."""
+    vectors = [v for v in layer.trainable_weights if len(v.shape) == 1]
+    for position, value in values:
+        vectors[position].assign(value)
+
+
+@probe
+def _ensure_built(layer, shape):
+    """Build a layer for inputs of `shape` if it is not built (a probe)."""
+    if not layer.built:
+        layer.build(tuple(shape))
+    return len(layer.weights)
+
+
 def _find_bn_variables(ctx, layer):
-    """The student's (gamma, beta, moving_mean, moving_var), found by initial value."""
-    trainable = [v for v in layer.trainable_weights if len(v.shape) == 1]
-    frozen = [v for v in layer.non_trainable_weights if len(v.shape) == 1]
+    """Positions of the student's gamma, beta (trainable) and moving mean, moving
+    variance (non-trainable), found by their initial values."""
+    state = ctx.probe(_bn_variables, layer)
+    trainable, frozen, num_trainable, num_frozen = state
     if len(trainable) != 2 or len(frozen) != 2:
         hint = None
-        if len(layer.trainable_weights) == 4 and not frozen:
+        if num_trainable == 4 and not frozen:
             hint = ("create the moving statistics with add_weight(..., trainable=False): "
                     "the optimizer must not change them")
-        ctx.fail(f"your layer has {len(layer.trainable_weights)} trainable and "
-                 f"{len(layer.non_trainable_weights)} non-trainable variables, expected 2 "
+        ctx.fail(f"your layer has {num_trainable} trainable and "
+                 f"{num_frozen} non-trainable variables, expected 2 "
                  "(gamma, beta) and 2 (moving mean, moving variance)", hint=hint)
 
     def by_value(pair, value, names):
-        first, second = pair
-        if np.allclose(first.numpy(), value) and not np.allclose(second.numpy(), value):
-            return first, second
-        if np.allclose(second.numpy(), value) and not np.allclose(first.numpy(), value):
-            return second, first
+        first, second = (np.asarray(v, dtype="float64") for v in pair)
+        if np.allclose(first, value) and not np.allclose(second, value):
+            return 0, 1
+        if np.allclose(second, value) and not np.allclose(first, value):
+            return 1, 0
         ctx.fail(f"initialise {names[0]} to {value:g} and {names[1]} to {1 - value:g}")
 
     gamma, beta = by_value(trainable, 1.0, ("gamma", "beta"))
@@ -144,19 +170,18 @@ def _batchnorm_case(shape, steps):
 
     def run(ctx):
         layer = ctx.student()
-        if not isinstance(layer, keras.layers.Layer):
-            ctx.fail(f"BatchNorm() is a {type(layer).__name__}, not a keras.layers.Layer")
-        if not layer.built:
-            ctx.guard(layer.build, shape)
-        if not layer.weights:  # variables created lazily in call()
+        if not ctx.is_instance(layer, keras.layers.Layer):
+            name = getattr(layer, "type_name", None) or type(layer).__name__
+            ctx.fail(f"BatchNorm() is a {name}, not a keras.layers.Layer")
+        if not ctx.probe(_ensure_built, layer, shape):  # variables created lazily in call()
             X0 = tf.constant(ctx.rng.normal(1.0, 2.0, size=shape), dtype="float32")
             ctx.guard(layer, X0, training=False)
         gamma, beta, moving_mean, moving_var = _find_bn_variables(ctx, layer)
         channels = shape[-1]
         state = {"mean": np.zeros(channels), "var": np.ones(channels)}
         g, b = ctx.rng.uniform(0.5, 1.5, channels), ctx.rng.normal(size=channels)
-        gamma.assign(g.astype("float32"))
-        beta.assign(b.astype("float32"))
+        ctx.probe(_set_bn_trainable, layer, [(gamma, g.astype("float32")),
+                                             (beta, b.astype("float32"))])
         result = None
         for number, step in enumerate(steps, start=1):
             X = tf.constant(ctx.rng.normal(1.0, 2.0, size=shape), dtype="float32")
@@ -173,13 +198,14 @@ def _batchnorm_case(shape, steps):
                             "statistics": lambda: _bn_np(*args[:-1], True)[0]}
             result = ctx.compare(got, want, what=f"your output (call {number}, {mode})",
                                  mistakes=mistakes, input_dtypes=("float32",))
-            ctx.compare(moving_mean.numpy(), new_mean,
+            frozen = ctx.probe(_bn_variables, layer)[1]
+            ctx.compare(frozen[moving_mean], new_mean,
                         what=f"the moving mean after call {number} ({mode})",
                         mistakes={h: (lambda f=f: f(*args)[1]) for h, f in
                                   _BN_MISTAKES.items()},
                         hint="update the moving statistics (assign) only when training",
                         input_dtypes=("float32",))
-            ctx.compare(moving_var.numpy(), new_var,
+            ctx.compare(frozen[moving_var], new_var,
                         what=f"the moving variance after call {number} ({mode})",
                         mistakes={h: (lambda f=f: f(*args)[2]) for h, f in
                                   _BN_MISTAKES.items()},
@@ -192,15 +218,22 @@ def _batchnorm_case(shape, steps):
     return run
 
 
+@probe
+def _in_sequential(layer, X):
+    """`Sequential([Input((3,)), Dense(4), layer])(X, training=True)` and its number
+    of trainable variables (a probe)."""
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), layer])
+    return net(X, training=True), len(net.trainable_weights)
+
+
 def _batchnorm_in_sequential_case(ctx):
     """Case: usable in keras.Sequential (training optional) with a Dense layer."""
     layer = ctx.student()
-    net = ctx.guard(keras.Sequential, [keras.Input((3,)), keras.layers.Dense(4), layer])
     X = tf.constant(ctx.rng.normal(size=(5, 3)), dtype="float32")
-    out = to_array(ctx.guard(net, X, training=True), "the output of Sequential([Dense, yours])")
+    out, trainable = ctx.probe(_in_sequential, layer, X)
+    out = to_array(out, "the output of Sequential([Dense, yours])")
     if out.shape != (5, 4):
         ctx.fail(f"Sequential([Dense(4), yours]) gives shape {out.shape}, expected (5, 4)")
-    trainable = len(net.trainable_weights)
     if trainable != 4:
         ctx.fail(f"the Sequential model has {trainable} trainable variables, expected 4 "
                  "(Dense kernel and bias, gamma, beta)",
@@ -253,8 +286,9 @@ def bn_lenet_cases(c):
 def _residual_shape_case(args, input_shape, want):
     def run(ctx):
         layer = ctx.student(*args)
-        if not isinstance(layer, keras.layers.Layer):
-            ctx.fail(f"Residual(...) is a {type(layer).__name__}, not a keras.layers.Layer")
+        if not ctx.is_instance(layer, keras.layers.Layer):
+            name = getattr(layer, "type_name", None) or type(layer).__name__
+            ctx.fail(f"Residual(...) is a {name}, not a keras.layers.Layer")
         X = tf.constant(ctx.rng.normal(size=input_shape), dtype="float32")
         got = tuple(to_array(ctx.guard(layer, X), "your output").shape)
         if got != tuple(want):
@@ -268,7 +302,9 @@ def _residual_shape_case(args, input_shape, want):
     return run
 
 
+@probe
 def _zero_convs(layer):
+    """Set every convolution weight of a block to zero (a probe)."""
     for sub in layer._flatten_layers(include_self=False, recursive=True):
         if isinstance(sub, keras.layers.Conv2D):
             for variable in sub.weights:
@@ -280,7 +316,7 @@ def _residual_zero_case(ctx):
     layer = ctx.student(3)
     X = tf.constant(ctx.rng.normal(size=(4, 5, 5, 3)), dtype="float32")
     ctx.guard(layer, X)
-    ctx.guard(_zero_convs, layer)
+    ctx.probe(_zero_convs, layer)
     x = X.numpy().astype("float64")
     result = None
     for training in (False, True):

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 import kerasdl
-from grader.compare import Comparison
+from grader.compare import Comparison, to_array
 from grader.models import (
     ModelCases,
     build_layer_pair,
@@ -150,11 +150,11 @@ def _inception_shape_case(args, input_shape):
 
     def run(ctx):
         layer = ctx.student(*args)
-        if not isinstance(layer, keras.layers.Layer):
-            ctx.fail(f"Inception(...) is a {type(layer).__name__}, not a keras.layers.Layer")
+        if not ctx.is_instance(layer, keras.layers.Layer):
+            name = getattr(layer, "type_name", None) or type(layer).__name__
+            ctx.fail(f"Inception(...) is a {name}, not a keras.layers.Layer")
         X = tf.constant(ctx.rng.uniform(size=(2, *input_shape)), dtype="float32")
-        Y = ctx.guard(layer, X)
-        got = tuple(Y.shape)
+        got = tuple(to_array(ctx.guard(layer, X), "your output").shape)
         c1, c2, c3, c4 = args
         want = (2, *input_shape[:2], c1 + c2[1] + c3[1] + c4)
         if got != want:

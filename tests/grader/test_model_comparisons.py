@@ -90,7 +90,7 @@ def test_scratch_batch_norm_is_recognised_and_ordered():
     layer.build((None, 4))
     (op,) = models.trace_ops(layer, (4,))
     assert op.kind == "batch norm"
-    names = [v.path.split("/")[-1] for v in models._ordered_weights(op)]
+    names = [v.path.split("/")[-1] for v in models.ordered_weights(op.layer, op.kind)]
     assert names == ["gamma", "beta", "moving_mean", "moving_variance"]
 
 
@@ -170,14 +170,14 @@ def _every_stand_in_class_net(policy):
 def test_stand_ins_have_the_real_outputs_shape_and_dtype(policy):
     """Does every stand-in output have the shape and dtype of the layer's real call?"""
     net = _every_stand_in_class_net(policy)
-    layers = [layer for layer in net.layers if models._stands_in(layer, layer.call)]
-    assert {type(layer) for layer in layers} == set(models._STAND_IN_CALLS)
+    layers = [layer for layer in net.layers if models.trace._stands_in(layer, layer.call)]
+    assert {type(layer) for layer in layers} == set(models.trace._STAND_IN_CALLS)
     for layer in layers:
         spec = tf.TensorSpec((1, *layer.input.shape[1:]), layer.compute_dtype)
 
         def both(x, layer=layer):
             real = layer(x)  # __call__: in mixed precision, reads the kernel as float16
-            stand_in = models._stand_in_output(layer, (x,), {})
+            stand_in = models.trace._stand_in_output(layer, (x,), {})
             assert stand_in is not None, type(layer).__name__
             assert stand_in.op.type != "Const"
             assert (stand_in.shape, stand_in.dtype) == (real.shape, real.dtype), layer.name

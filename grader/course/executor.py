@@ -1,0 +1,312 @@
+"""Execute one notebook in a (sandboxed) kernel and judge its test cells.
+
+`JudgedExecute` is nbclient's `NotebookClient` with three duties added:
+
+* *judging*: right after a graded test cell (``grader.check("id", name)``,
+  restored from the source notebook, so the student cannot change it) has
+  run, the judge (`grader.judge.Judge`, in this trusted process) grades the
+  exercise through the kernel's data-only channel; a later cell cannot swap
+  the object;
+* *resilience*: a kernel that dies (segfault, out of memory, ``os._exit``) or
+  does not answer an interrupt after a cell timeout costs only that cell: it
+  gets an error output, a fresh kernel runs the notebook again from the top
+  without it (at most ``1 + number of code cells`` passes);
+* *output limits*: every output is cut to `OutputLimits.output_chars`
+  characters and the notebook to `OutputLimits.notebook_chars`, while the
+  messages arrive, before anything is saved.
+
+The kernel comes from a factory (a sandboxed kernel manager under autograde,
+`grader.course.sandbox`), so this module knows nothing of isolation.
+"""
+
+import copy
+import dataclasses
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.judge.channel import KernelChannel
+from grader.judge.remote import id_counter
+from grader.judge.source import check_call, reference_use
+
+__all__ = [
+    "DEAD_KERNEL",
+    "LOST_KERNEL_ERRORS",
+    "NOTEBOOK_TIMEOUT",
+    "NOT_EXECUTED",
+    "STUCK_KERNEL",
+    "JudgedExecute",
+    "OutputLimits",
+    "error_output",
+    "is_test_cell",
+]
+
+# Error names written into cells whose kernel was lost; autograde reports them.
+DEAD_KERNEL = "DeadKernelError"
+STUCK_KERNEL = "KernelNotRespondingError"
+NOTEBOOK_TIMEOUT = "NotebookTimeoutError"
+NOT_EXECUTED = "NotExecutedError"
+LOST_KERNEL_ERRORS = (DEAD_KERNEL, STUCK_KERNEL, NOTEBOOK_TIMEOUT, NOT_EXECUTED)
+# The note that replaces what an output limit cut.
+_CUT = "\n[... output cut: over the grader's limit of {limit:,} characters ...]\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputLimits:
+    """Caps on what a notebook's outputs may hold (characters of text or base64).
+
+    Attributes:
+        output_chars: one output (a stream, one MIME entry of a display).
+        notebook_chars: all outputs of the notebook together.
+        max_outputs: outputs one cell may have (later ones are dropped).
+    """
+
+    output_chars: int = 200_000
+    notebook_chars: int = 1_500_000
+    max_outputs: int = 1_000
+
+    def __post_init__(self):
+        for name in ("output_chars", "notebook_chars"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1_000:
+                raise ValueError(f"`{name}` must be an int >= 1000. Received: {name}={value!r}")
+
+
+def error_output(ename, evalue):
+    """An nbformat error output whose traceback is just `ename: evalue`."""
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def is_test_cell(cell):
+    """Whether a cell is an autograded test cell (graded code, not a solution)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+class _KernelLost(Exception):
+    """The kernel died or stopped answering while running cell `index`."""
+
+    def __init__(self, index, output):
+        super().__init__(index)
+        self.index = index
+        self.output = output
+
+
+def _text_size(output):
+    if output.get("output_type") == "stream":
+        return len(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return sum(len(line) for line in output.get("traceback", []))
+    return sum(len(value) if isinstance(value, str) else len(str(value))
+               for value in output.get("data", {}).values())
+
+
+def _cut(output, limit):
+    """Cut one output to `limit` characters in place; return its new size."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        if len(output.text) > limit:
+            output.text = output.text[:limit] + _CUT.format(limit=limit)
+    elif kind == "error":
+        kept, total = [], 0
+        for line in output.get("traceback", []):
+            if total + len(line) > limit:
+                kept.append(_CUT.format(limit=limit))
+                break
+            kept.append(line)
+            total += len(line)
+        output.traceback = kept
+        output.evalue = str(output.get("evalue", ""))[:limit]
+    elif "data" in output:
+        for mime, value in list(output.data.items()):
+            text = value if isinstance(value, str) else str(value)
+            if len(text) > limit:
+                if mime == "text/plain":
+                    output.data[mime] = text[:limit] + _CUT.format(limit=limit)
+                else:  # a cut image or HTML is broken: drop it, keep a note
+                    del output.data[mime]
+                    output.data.setdefault("text/plain", _CUT.format(limit=limit).strip())
+    return _text_size(output)
+
+
+class JudgedExecute(NotebookClient):
+    """nbclient's executor that judges test cells, survives lost kernels, caps outputs.
+
+    Args:
+        nb: the sanitized notebook to execute (modified in place).
+        km_factory: zero-argument callable returning a new, unstarted
+            `jupyter_client` kernel manager (async or not).
+        judge: a `grader.judge.Judge`, or None to execute without judging.
+        limits: `OutputLimits`.
+        **kwargs: `NotebookClient` options (`timeout`, `startup_timeout`, ...).
+
+    Attributes:
+        verdicts: cell index -> `Verdict` of the final pass.
+        lost: cell index -> the error output standing in for a lost cell.
+    """
+
+    def __init__(self, nb, *, km_factory, judge=None, limits=OutputLimits(), **kwargs):
+        kwargs.setdefault("allow_errors", True)
+        kwargs.setdefault("interrupt_on_timeout", True)
+        kwargs.setdefault("kernel_name", "python3")
+        super().__init__(nb, **kwargs)
+        self._km_factory = km_factory
+        self._judge = judge
+        self.limits = limits
+        self.verdicts = {}
+        self.lost = {}
+        self._channel = None
+        self._ids = None
+        self._used_chars = 0
+        self._cell_index = None
+        self._lost_verdicts = {}
+        # Set (from another thread) to stop after the kernel is killed.
+        self.stop_requested = False
+
+    # Kernels ----------------------------------------------------------------------
+
+    def create_kernel_manager(self):
+        self.km = self._km_factory()
+        return self.km
+
+    def _open_channel(self):
+        """The judge's channel into the current kernel (one per kernel)."""
+        if self._channel is None:
+            client = self.km.blocking_client()
+            client.start_channels()
+            self._channel = KernelChannel(client, interrupt=self._interrupt,
+                                          is_alive=self._is_alive)
+            self._channel.open()
+            self._ids = id_counter()
+        return self._channel
+
+    def _interrupt(self):
+        from jupyter_core.utils import run_sync
+
+        result = self.km.interrupt_kernel()
+        if hasattr(result, "__await__"):
+            run_sync(lambda: result)()
+
+    def _is_alive(self):
+        from jupyter_core.utils import run_sync
+
+        result = self.km.is_alive()
+        if hasattr(result, "__await__"):
+            return run_sync(lambda: result)()
+        return result
+
+    def _close_channel(self):
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
+
+    # Execution --------------------------------------------------------------------
+
+    def execute(self, **kwargs):
+        """Execute the notebook, restarting after lost kernels; returns it."""
+        num_code_cells = sum(cell.cell_type == "code" for cell in self.nb.cells)
+        for _ in range(num_code_cells + 1):
+            try:
+                self._one_pass(**kwargs)
+                return self.nb
+            except _KernelLost as error:
+                self.lost[error.index] = error.output
+                if self.stop_requested:
+                    return self.nb
+                self.log.warning("Kernel lost in cell %d; restarting", error.index)
+        raise RuntimeError("every code cell lost its kernel")  # unreachable
+
+    def _one_pass(self, **kwargs):
+        for cell in self.nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+        self.verdicts = {index: verdict for index, verdict in self._lost_verdicts.items()
+                         if index in self.lost}
+        self._used_chars = 0
+        self._cell_index = None
+        self.reset_execution_trackers()
+        self.km = None
+        self.kc = None
+        try:
+            with self.setup_kernel(**kwargs):
+                info = self.wait_for_reply(self.kc.kernel_info())
+                if info is not None and "language_info" in info["content"]:
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                for index, cell in enumerate(self.nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    if index in self.lost:
+                        cell.outputs = [copy.deepcopy(self.lost[index])]
+                        continue
+                    self._run_cell(cell, index)
+        finally:
+            self._close_channel()
+
+    def _run_cell(self, cell, index):
+        try:
+            self.execute_cell(cell, index, store_history=True)
+        except DeadKernelError:
+            raise _KernelLost(index, error_output(
+                DEAD_KERNEL, "the kernel died while running this cell")) from None
+        except CellTimeoutError:
+            raise _KernelLost(index, error_output(
+                STUCK_KERNEL, "the kernel did not answer an interrupt after the cell "
+                              "timed out")) from None
+        if self._judge is not None and is_test_cell(cell):
+            self._judge_cell(cell, index)
+
+    def _judge_cell(self, cell, index):
+        from grader.judge.judge import Verdict
+
+        call = check_call(cell.source)
+        if call is None:
+            self.verdicts[index] = Verdict("?", 0.0, _points(cell), message=(
+                "the grader could not read this test cell (expected grader.check(id, name))"))
+            return
+        exercise_id, expression = call
+        try:
+            spec = self._judge.registry.get(exercise_id)
+        except Exception as error:  # noqa: BLE001 (an unknown id in the course)
+            self.verdicts[index] = Verdict(exercise_id, 0.0, _points(cell), message=str(error))
+            return
+        sources = [c.source for c in self.nb.cells if c.cell_type == "code"]
+        violation = reference_use(sources, expression, spec)
+        try:
+            channel = self._open_channel()
+        except Exception as error:  # noqa: BLE001 (the kernel refused the host)
+            self.verdicts[index] = Verdict(exercise_id, 0.0, spec.points, message=(
+                f"the grader could not reach your kernel: {error}"))
+            raise _KernelLost(index, error_output(STUCK_KERNEL, str(error))) from None
+        verdict = self._judge.grade(exercise_id, expression, channel,
+                                    static_violation=violation, ids=self._ids)
+        self.verdicts[index] = verdict
+        if verdict.kernel_lost:
+            self._lost_verdicts[index] = verdict  # kept: this cell is skipped from now on
+            raise _KernelLost(index, error_output(STUCK_KERNEL, verdict.kernel_lost))
+
+    # Output limits ----------------------------------------------------------------
+
+    def process_message(self, msg, cell, cell_index):
+        output = super().process_message(msg, cell, cell_index)
+        outputs = cell.get("outputs", [])
+        if cell_index != self._cell_index:  # a new cell: count what the last one kept
+            self._used_chars = sum(_text_size(o) for c in self.nb.cells
+                                   for o in c.get("outputs", []) if c is not cell)
+            self._cell_index = cell_index
+        if outputs:
+            if len(outputs) > self.limits.max_outputs:
+                del outputs[self.limits.max_outputs:]
+            used = self._used_chars + sum(_text_size(o) for o in outputs[:-1])
+            limit = min(self.limits.output_chars, self.limits.notebook_chars - used)
+            if limit <= 0:
+                outputs.pop()  # the notebook is full: drop further outputs
+            elif _text_size(outputs[-1]) > limit:
+                _cut(outputs[-1], limit)
+        return output
+
+
+def _points(cell):
+    return float(cell.metadata.get("nbgrader", {}).get("points", 0))

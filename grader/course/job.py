@@ -1,0 +1,237 @@
+"""One autograde job: a submission's notebooks in, executed notebooks and verdicts out.
+
+`execute_submission(job)` is what a grading worker runs (a local process or
+a Dask worker on another machine). Everything it receives and returns is
+data: the sanitized notebooks as bytes (`Job`), the executed notebooks as
+bytes and the judge's verdicts as JSON (`JobResult`). It needs no course
+folder, gradebook or shared filesystem; the course's trusted process
+validates what comes back and records it.
+
+Each notebook runs in its own sandboxed kernel (`grader.course.sandbox`)
+under `grader.course.executor.JudgedExecute`; the judge of this worker
+process (`judge_for`) keeps TensorFlow and the references loaded across the
+submissions it grades. A watchdog kills the kernel at the notebook
+deadline; the cells that did not run are marked lost.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+__all__ = ["Job", "JobResult", "execute_submission", "judge_for", "kernel_env"]
+
+# Seconds nbclient waits for a new kernel to answer.
+STARTUP_TIMEOUT = 120
+_JUDGES = {}
+_JUDGES_LOCK = threading.Lock()
+
+
+@dataclasses.dataclass
+class Job:
+    """What a worker needs to grade one submission (data only).
+
+    Attributes:
+        assignment: assignment id.
+        student: student id.
+        notebooks: notebook name (without ``.ipynb``) -> sanitized notebook bytes.
+        secret: the run's secret seed for the hidden cases.
+        cell_timeout: seconds per cell (None: no limit).
+        notebook_timeout: seconds for the whole submission (None: no limit).
+        sandbox: options of the sandbox (`SandboxLimits` fields), or None to
+            run the kernel unsandboxed (``--no-sandbox``).
+        env: extra environment of the kernels (GPU, thread counts).
+    """
+
+    assignment: str
+    student: str
+    notebooks: dict
+    secret: int
+    cell_timeout: float | None = None
+    notebook_timeout: float | None = None
+    sandbox: dict | None = dataclasses.field(default_factory=dict)
+    env: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class JobResult:
+    """What a worker sends back for one submission (data only).
+
+    Attributes:
+        student: student id.
+        notebooks: notebook name -> executed notebook bytes (kernel outputs).
+        verdicts: notebook name -> {cell index (str) -> `Verdict` JSON}.
+        lost_cells: notebook name -> cell indices whose kernel was lost.
+        notebook_timeout: whether the deadline stopped the job.
+        seconds: wall time of the job.
+        isolation: how the kernels were isolated (the sandbox's description).
+        error: why the job could not run at all, or None.
+    """
+
+    student: str
+    notebooks: dict = dataclasses.field(default_factory=dict)
+    verdicts: dict = dataclasses.field(default_factory=dict)
+    lost_cells: dict = dataclasses.field(default_factory=dict)
+    notebook_timeout: bool = False
+    seconds: float = 0.0
+    isolation: str = ""
+    error: str | None = None
+
+
+def judge_for(secret):
+    """This process's judge for a run's `secret` (built once, kept loaded)."""
+    from grader.judge.judge import Judge
+
+    with _JUDGES_LOCK:
+        judge = _JUDGES.get(secret)
+        if judge is None:
+            _JUDGES.clear()
+            judge = _JUDGES[secret] = Judge(secret)
+        return judge
+
+
+def kernel_env(extra=None):
+    """The environment of a student's kernel under autograde.
+
+    nbgrader's ``NBGRADER_EXECUTION=autograde`` (the notebooks use their small
+    grading budgets), ``KERASDL_JUDGED`` (the kernel's own check leaves the
+    hidden cases to the judge), quiet TensorFlow, plus `extra`.
+    """
+    from grader.runner import JUDGED_ENV
+
+    env = {"NBGRADER_EXECUTION": "autograde", JUDGED_ENV: "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1"),
+           "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+    env.update(extra or {})
+    return env
+
+
+def _kernel_setup(job, work_dir):
+    """``(factory, start_kwargs, description)`` of the job's kernels.
+
+    `factory` makes a new, unstarted kernel manager: sandboxed
+    (`grader.course.sandbox_kernel.AsyncSandboxedKernelManager`, which sets
+    the kernel's whole environment itself), or, with ``job.sandbox=None``, a
+    plain one started in `work_dir` with this process's environment plus
+    `kernel_env`.
+    """
+    env = kernel_env(job.env)
+    if job.sandbox is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        from grader.judge.channel import max_message_context
+
+        def plain():
+            return AsyncKernelManager(kernel_name="python3", context=max_message_context())
+
+        return (plain, {"env": {**os.environ, **env}, "cwd": str(work_dir)},
+                "none (--no-sandbox): kernels ran as this user and could see the course")
+    from grader.course.sandbox import SandboxLimits, check_available
+    from grader.course.sandbox_kernel import AsyncSandboxedKernelManager
+
+    info = check_available()
+    limits = SandboxLimits(**job.sandbox)
+
+    def sandboxed():
+        return AsyncSandboxedKernelManager(limits=limits, env=env)
+
+    return sandboxed, {}, info.describe()
+
+
+def _hard_kill(km):
+    """Kill a kernel and everything it started, from any thread."""
+    sandbox = getattr(km, "sandbox", None)
+    if sandbox is not None:
+        sandbox.kill()
+        return
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None:
+        try:
+            os.killpg(process.pid, 9)
+        except OSError:
+            process.kill()
+
+
+def execute_submission(job):
+    """Execute and judge one submission's notebooks; returns a `JobResult` (never raises)."""
+    start = time.perf_counter()
+    result = JobResult(job.student)
+    deadline = None if job.notebook_timeout is None else time.monotonic() + job.notebook_timeout
+    work_dir = tempfile.mkdtemp(prefix=f"kerasdl-job-{job.student[:20]}-")
+    try:
+        factory, start_kwargs, result.isolation = _kernel_setup(job, work_dir)
+        judge = judge_for(job.secret)
+    except Exception as error:  # noqa: BLE001 (reported, the class goes on)
+        result.error = f"{type(error).__name__}: {error}"
+        result.seconds = time.perf_counter() - start
+        shutil.rmtree(work_dir, ignore_errors=True)
+        return result
+    try:
+        _execute_notebooks(job, result, factory, start_kwargs, judge, deadline)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
+    import nbformat
+
+    from grader.course.executor import NOTEBOOK_TIMEOUT, JudgedExecute, error_output
+
+    for name, data in job.notebooks.items():
+        nb = nbformat.reads(data.decode("utf-8") if isinstance(data, bytes) else data,
+                            as_version=4)
+        remaining = None if deadline is None else deadline - time.monotonic()
+        client = JudgedExecute(nb, km_factory=factory, judge=judge,
+                               timeout=job.cell_timeout, startup_timeout=STARTUP_TIMEOUT)
+        timed_out = _run_with_deadline(client, remaining, start_kwargs)
+        if timed_out:
+            result.notebook_timeout = True
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code" and index not in client.lost and not cell.outputs:
+                    client.lost[index] = error_output(
+                        NOTEBOOK_TIMEOUT, "the notebook ran out of time before this cell")
+                    cell.outputs = [client.lost[index]]
+        result.notebooks[name] = nbformat.writes(nb).encode("utf-8")
+        result.verdicts[name] = {str(index): verdict.to_json()
+                                 for index, verdict in client.verdicts.items()}
+        result.lost_cells[name] = sorted(client.lost)
+
+
+def _run_with_deadline(client, seconds, start_kwargs):
+    """Run `client.execute`; at the deadline kill its kernel. Returns True if it fired."""
+    fired = threading.Event()
+
+    def kill():
+        fired.set()
+        client.stop_requested = True
+        if client.km is not None:
+            try:
+                _hard_kill(client.km)
+            except Exception:  # noqa: BLE001 (already gone)
+                pass
+
+    timer = None if seconds is None else threading.Timer(max(seconds, 0.0), kill)
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        client.execute(**start_kwargs)
+    except Exception as error:  # noqa: BLE001 (nbclient gave up; the cells say why)
+        if not fired.is_set():
+            client.log.error("execution failed: %s", error)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return fired.is_set()
+
+
+def result_to_json(result):
+    """A `JobResult` as JSON text (notebooks as text)."""
+    data = dataclasses.asdict(result)
+    data["notebooks"] = {k: v.decode("utf-8") for k, v in result.notebooks.items()}
+    return json.dumps(data)
