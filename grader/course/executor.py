@@ -26,7 +26,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.judge.channel import KernelChannel
+from grader.judge.channel import KernelChannel, blocking_client, max_message_context
 from grader.judge.remote import id_counter
 from grader.judge.source import check_call, reference_use
 
@@ -171,11 +171,22 @@ class JudgedExecute(NotebookClient):
         self.km = self._km_factory()
         return self.km
 
+    async def async_start_new_kernel_client(self):
+        """nbclient's kernel client, on sockets that drop oversized messages."""
+        client = self.km.client
+        asynchronous = getattr(self.km.client_class, "__name__", "").startswith("Async") or \
+            "Async" in type(self.km).__name__
+        self.km.client = lambda **kw: client(
+            context=max_message_context(asyncio=asynchronous), **kw)
+        try:
+            return await super().async_start_new_kernel_client()
+        finally:
+            del self.km.client
+
     def _open_channel(self):
         """The judge's channel into the current kernel (one per kernel)."""
         if self._channel is None:
-            client = self.km.blocking_client()
-            client.start_channels()
+            client = blocking_client(self.km)
             self._channel = KernelChannel(client, interrupt=self._interrupt,
                                           is_alive=self._is_alive)
             self._channel.open()

@@ -122,10 +122,8 @@ def _kernel_setup(job, work_dir):
     if job.sandbox is None:
         from jupyter_client.manager import AsyncKernelManager
 
-        from grader.judge.channel import max_message_context
-
         def plain():
-            return AsyncKernelManager(kernel_name="python3", context=max_message_context())
+            return AsyncKernelManager(kernel_name="python3")
 
         return (plain, {"env": {**os.environ, **env}, "cwd": str(work_dir)},
                 "none (--no-sandbox): kernels ran as this user and could see the course")
@@ -192,7 +190,8 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
         if timed_out:
             result.notebook_timeout = True
             for index, cell in enumerate(nb.cells):
-                if cell.cell_type == "code" and index not in client.lost and not cell.outputs:
+                if (cell.cell_type == "code" and index not in client.lost
+                        and cell.get("execution_count") is None):
                     client.lost[index] = error_output(
                         NOTEBOOK_TIMEOUT, "the notebook ran out of time before this cell")
                     cell.outputs = [client.lost[index]]

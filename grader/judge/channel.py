@@ -24,6 +24,7 @@ __all__ = [
     "KernelChannel",
     "KernelUnresponsive",
     "MAX_REPLY_BYTES",
+    "blocking_client",
     "max_message_context",
 ]
 
@@ -49,13 +50,30 @@ class KernelUnresponsive(ChannelError):
     """The kernel died, or did not answer even after an interrupt."""
 
 
-def max_message_context():
-    """A ZeroMQ context whose sockets drop messages over `MAX_MESSAGE_BYTES`."""
-    import zmq
+def max_message_context(asyncio=False):
+    """A ZeroMQ context whose sockets drop messages over `MAX_MESSAGE_BYTES`.
 
-    context = zmq.Context()
+    Args:
+        asyncio: a `zmq.asyncio.Context` (for an `AsyncKernelManager`).
+    """
+    import zmq
+    import zmq.asyncio
+
+    context = zmq.asyncio.Context() if asyncio else zmq.Context()
     context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
     return context
+
+
+def blocking_client(km):
+    """A started `BlockingKernelClient` of `km`'s kernel with its own bounded sockets."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    client = BlockingKernelClient(context=max_message_context())
+    # Its own Session (signed with the kernel's key): a Session shared with
+    # another client would see each message twice and refuse it as a replay.
+    client.load_connection_info(km.get_connection_info(session=False))
+    client.start_channels()
+    return client
 
 
 class KernelChannel:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from jupyter_client.manager import KernelManager
 
-from grader.judge.channel import KernelChannel, max_message_context
+from grader.judge.channel import KernelChannel, blocking_client, max_message_context
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 # Seconds a test's kernel may take to run one setup cell (TensorFlow imports).
@@ -32,9 +32,7 @@ class LiveKernel:
     def channel(self):
         """The kernel's open `KernelChannel` (one per kernel)."""
         if self._channel is None:
-            blocking = self.km.blocking_client()
-            blocking.start_channels()
-            self._channel = KernelChannel(blocking, interrupt=self.km.interrupt_kernel,
+            self._channel = KernelChannel(blocking_client(self.km), interrupt=self.km.interrupt_kernel,
                                           is_alive=self.km.is_alive)
             self._channel.open()
         return self._channel
