@@ -108,6 +108,17 @@ def check_course_folder(out_dir):
         )
 
 
+def _checked_repo(repo_dir, assignments):
+    """The repository (this checkout by default), with ``solutions/<id>/`` for each assignment."""
+    repo = Path(repo_dir) if repo_dir else _repo_root()
+    for assignment in assignments:
+        if not (repo / "solutions" / assignment).is_dir():
+            raise ValueError(
+                f"No solutions/{assignment} in {repo}. Received: assignment={assignment}"
+            )
+    return repo
+
+
 def _nbgrader(course, *args):
     from grader.course import process as nbgrader_process
 
@@ -133,14 +144,9 @@ def build_course(out_dir, assignments, repo_dir=None):
         ValueError: if an assignment has no ``solutions/<id>/`` folder, or
             `out_dir` is refused by `check_course_folder`; nothing is written then.
     """
-    repo = Path(repo_dir) if repo_dir else _repo_root()
+    repo = _checked_repo(repo_dir, assignments)
     course = Path(out_dir)
     check_course_folder(course)
-    for assignment in assignments:
-        if not (repo / "solutions" / assignment).is_dir():
-            raise ValueError(
-                f"No solutions/{assignment} in {repo}. Received: assignment={assignment}"
-            )
     course.mkdir(parents=True, exist_ok=True)
     (course / DEMO_MARKER).write_text("A course folder made by `kerasdl-grade demo`.\n")
     shutil.copy(repo / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -268,7 +274,8 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
 
     Raises:
         ValueError: before any work, for an assignment without a sample class
-            or an `out_dir` refused by `check_course_folder`.
+            or without ``solutions/<id>/`` in the repository, or an `out_dir`
+            refused by `check_course_folder`.
     """
     import pandas as pd
 
@@ -279,6 +286,7 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
     assignments = list(assignments or DEFAULT_ASSIGNMENTS)
     for assignment in assignments:
         _module(assignment)  # no sample class: refused before any work
+    _checked_repo(repo_dir, assignments)
     if out_dir:
         check_course_folder(out_dir)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="kerasdl-demo-"))

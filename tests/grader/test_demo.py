@@ -210,15 +210,17 @@ def test_check_course_folder(tmp_path):
 
 
 def test_run_demo_refuses_before_any_work(tiny_repo, tmp_path, capsys):
-    """Does run_demo refuse a foreign folder and an unknown assignment without writing anything?"""
+    """Does run_demo refuse a foreign folder, an unknown assignment or repo without writing?"""
     course = tmp_path / "course"
     course.mkdir()
     (course / "nbgrader_config.py").write_text(CONFIG)
     with pytest.raises(ValueError, match="not made by the demo"):
-        demo.run_demo([demo.DEFAULT_ASSIGNMENTS[0]], course, repo_dir=tiny_repo)
+        demo.run_demo([demo.DEFAULT_ASSIGNMENTS[0]], course)
     assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py"]
     with pytest.raises(ValueError, match="Received: assignment=ch06_regularization"):
         demo.run_demo(["ch06_regularization"], tmp_path / "new", repo_dir=tiny_repo)
+    with pytest.raises(ValueError, match="No solutions/ch04_softmax_regression in"):
+        demo.run_demo(["ch04_softmax_regression"], tmp_path / "new", repo_dir=tiny_repo)
     assert not (tmp_path / "new").exists()
     assert capsys.readouterr().out == ""
 
