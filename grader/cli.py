@@ -16,14 +16,20 @@ Subcommands:
 - ``exercises``: the registered exercises and their points.
 - ``demo``: grades a sample class built from the repository's notebooks
   (`grader.demo`).
+- ``similarity ASSIGNMENT``: copied solution code between students and from
+  the kerasdl reference (`grader.course.similarity`).
 
 This module holds only the command line. It imports neither TensorFlow nor
-nbgrader, so ``kerasdl-grade --help`` answers at once; each command imports
-what it needs when it runs.
+nbgrader, so ``kerasdl-grade --help`` answers at once and every flag (and
+``--course``: "not a course directory") is checked before anything heavy
+loads; each command imports what it needs when it runs, and TensorFlow, where
+a command needs it, loads without its C++ start-up lines
+(`grader.course.tflog`).
 """
 
 import argparse
 import dataclasses
+import math
 import sys
 
 from grader import course as grading
@@ -31,18 +37,35 @@ from grader import course as grading
 __all__ = ["build_parser", "main"]
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1. Received: {text}")
-    return value
+def _number_type(what, accept, convert=float):
+    """argparse type: a finite number for which `accept` holds, as `convert` of it.
+
+    A refused value gets the message "must be <what>. Received: '<text>'".
+    """
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}. Received: {text!r}")
+        return convert(value)
+
+    parse.__name__ = what
+    return parse
 
 
-def _positive_float(text):
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0. Received: {text}")
-    return value
+_AT_LEAST_ONE = _number_type("a whole number >= 1", lambda v: v.is_integer() and v >= 1, int)
+_AT_LEAST_ZERO = _number_type("a whole number >= 0", lambda v: v.is_integer() and v >= 0, int)
+# nbgrader's per-cell limit (Execute.timeout) is a whole number of seconds:
+# a fraction is refused rather than truncated (0.5 would become 0: no limit).
+_CELL_TIMEOUT = _number_type(
+    "a whole number of seconds >= 1 (nbgrader's cell limit is in whole seconds)",
+    lambda v: v.is_integer() and v >= 1, int,
+)  # fmt: skip
+_SECONDS = _number_type("a number of seconds >= 1", lambda v: v >= 1)
+_FRACTION = _number_type("a fraction in (0, 1], e.g. 0.5", lambda v: 0 < v <= 1)
 
 
 def build_parser():
@@ -69,21 +92,21 @@ def build_parser():
     )  # fmt: skip
     p.add_argument("--student", nargs="+", metavar="ID", help="grade only these students")
     p.add_argument(
-        "--jobs", type=_positive_int, default=1, metavar="N",
+        "--jobs", type=_AT_LEAST_ONE, default=1, metavar="N",
         help="submissions executed in parallel (default: 1)",
     )  # fmt: skip
     p.add_argument(
-        "--timeout", type=_positive_float, metavar="S",
+        "--timeout", type=_CELL_TIMEOUT, metavar="S",
         help="seconds per cell before it is interrupted and scores 0 (default: the course's "
         "Execute.timeout)",
     )  # fmt: skip
     p.add_argument(
-        "--notebook-timeout", type=_positive_float, default=grading.DEFAULT_NOTEBOOK_TIMEOUT,
+        "--notebook-timeout", type=_SECONDS, default=grading.DEFAULT_NOTEBOOK_TIMEOUT,
         metavar="S", help="seconds per submission before its job is killed and it scores 0 "
         f"(default: {grading.DEFAULT_NOTEBOOK_TIMEOUT})",
     )  # fmt: skip
     p.add_argument(
-        "--gpus", type=int, metavar="N",
+        "--gpus", type=_AT_LEAST_ZERO, metavar="N",
         help="GPUs to spread jobs over (default: detected; 0 for none)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -108,29 +131,58 @@ def build_parser():
         description="List the exercises registered in the grader with their points.",
     )  # fmt: skip
 
+    from grader import demo  # light: the sample classes are listed, not imported
+    from grader.course.similarity import DEFAULT_THRESHOLD
+
+    samples = ", ".join(demo.SAMPLE_ASSIGNMENTS)
     p = sub.add_parser(
         "demo", help="grade a sample class of submissions",
-        description="Build a temporary course from the repository's notebooks, make a sample "
+        description="Build a course folder from the repository's notebooks, make a sample "
         "class of submissions, autograde it, generate feedback and a report, and compare every "
-        "grade with the expected one. Exits with 1 on any MISMATCH.",
+        "grade with the expected one. Exits with 1 on any MISMATCH. Assignments with a sample "
+        f"class: {samples}.",
     )  # fmt: skip
     p.add_argument(
-        "--assignment", nargs="+", metavar="A",
-        help="assignments to demo (default: the demo's two assignments)",
+        "--assignment", nargs="+", metavar="A", choices=demo.SAMPLE_ASSIGNMENTS,
+        help=f"assignments to demo, among: {samples} "
+        f"(default: {' '.join(demo.DEFAULT_ASSIGNMENTS)})",
     )  # fmt: skip
-    p.add_argument("--out", metavar="DIR", help="course folder to create (default: a temp dir)")
     p.add_argument(
-        "--jobs", type=_positive_int, default=2, metavar="N",
+        "--out", metavar="DIR",
+        help="course folder to create: a new or empty folder, or one an earlier demo made "
+        "(default: a new temporary folder)",
+    )  # fmt: skip
+    p.add_argument(
+        "--jobs", type=_AT_LEAST_ONE, default=2, metavar="N",
         help="parallel autograde jobs (default: 2)",
     )  # fmt: skip
     p.add_argument(
-        "--timeout", type=_positive_float, metavar="S",
+        "--timeout", type=_CELL_TIMEOUT, metavar="S",
         help="seconds per cell (default: the demo's)",
     )  # fmt: skip
     p.add_argument(
         "--repo", metavar="DIR",
         help="repository holding solutions/, assignments/ and nbgrader_config.py "
         "(default: this checkout)",
+    )  # fmt: skip
+
+    p = sub.add_parser(
+        "similarity", parents=[course_assignment], help="find copied solution code",
+        description="Compare the code of the solution cells of every submission in "
+        "submitted/<student>/ASSIGNMENT with every other one and with the kerasdl reference "
+        "source of the assignment's exercises (copydetect: winnowed fingerprints of tokenized "
+        "code, as in MOSS; the released stub does not count). Writes similar_pairs.csv (the "
+        "flagged pairs), similarity_matrix.csv, students.csv, a heatmap PNG and copydetect's "
+        "HTML report; `report` then adds each student's highest similarity to grades.csv.",
+    )  # fmt: skip
+    p.add_argument(
+        "--threshold", type=_FRACTION, default=DEFAULT_THRESHOLD, metavar="F",
+        help="flag a pair when this fraction of one student's code is found in the other's "
+        f"(default: {DEFAULT_THRESHOLD})",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", metavar="DIR",
+        help="output folder (default: <course>/reports/<A>/similarity, read by `report`)",
     )  # fmt: skip
     return parser
 
@@ -162,21 +214,57 @@ def _cmd_autograde(args):
     return 1 if failed else 0
 
 
+def _warn_if_tracked(command, path):
+    """Warn on stderr when grades written to `path` would be committed by git."""
+    from grader.course.coursedir import git_tracking_warning
+
+    warning = git_tracking_warning(path)
+    if warning:
+        print(f"kerasdl-grade {command}: warning: {warning}", file=sys.stderr)
+
+
 def _cmd_report(args):
+    from grader.course.similarity import STUDENT_COLUMNS
+
     paths, grades, cells = grading.write_report(args.assignment, args.course, args.out)
-    summary = grades[["student_id", "score", "max_score", *cells["cell"]]]
+    similarity = [column for column in STUDENT_COLUMNS if column in grades.columns]
+    summary = grades[["student_id", "score", "max_score", *cells["cell"], *similarity]]
     _print_table(summary)
     print()
     _print_table(cells[["cell", "max_score", "submissions", "mean_score", "pass_rate"]])
     print()
     for name, path in dataclasses.asdict(paths).items():
         print(f"{name}: {path}")
+    _warn_if_tracked("report", paths.grades_csv)
     return 0
 
 
 def _cmd_feedback(args):
+    from grader.course.coursedir import load_course, require_gradebook
+
+    require_gradebook(load_course(args.course)[1])
     for path in grading.generate_feedback(args.assignment, args.course, students=args.student):
         print(path)
+    return 0
+
+
+def _cmd_similarity(args):
+    from grader.course import similarity
+
+    result = similarity.find_similar_work(
+        args.assignment, args.course, threshold=args.threshold, out_dir=args.out
+    )
+    for student, reason in result.skipped.items():
+        print(f"{student}: not compared ({reason})")
+    print(f"Flagged pairs (similarity >= {args.threshold:g}): {len(result.pairs)}")
+    if len(result.pairs):
+        _print_table(result.pairs.round(3))
+    print()
+    _print_table(result.students.sort_values("max_similarity", ascending=False).round(3))
+    print(f"\nsimilarity folder: {result.folder}")
+    for name in ("similar_pairs.csv", "students.csv", "similarity_heatmap.png", "copydetect.html"):
+        print(f"  {result.folder / name}")
+    _warn_if_tracked("similarity", result.folder / "students.csv")
     return 0
 
 
@@ -202,13 +290,20 @@ _COMMANDS = {
     "feedback": _cmd_feedback,
     "exercises": _cmd_exercises,
     "demo": _cmd_demo,
+    "similarity": _cmd_similarity,
 }
 
 
 def main(argv=None):
     """Entry point of ``kerasdl-grade``; returns the exit code."""
+    from grader.course import tflog
+    from grader.course.coursedir import course_root
+
     args = build_parser().parse_args(argv)
+    tflog.install()  # TensorFlow's C++ start-up lines stay out of the output
     try:
+        if getattr(args, "course", None) is not None:
+            course_root(args.course)  # "not a course directory", before any work
         return _COMMANDS[args.command](args)
     except (ValueError, RuntimeError) as error:
         print(f"kerasdl-grade {args.command}: error: {error}", file=sys.stderr)

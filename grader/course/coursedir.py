@@ -1,17 +1,51 @@
-"""The nbgrader course folder: its configuration, submissions and gradebook file."""
+"""The nbgrader course folder: its configuration, submissions and gradebook file.
+
+Importing this module is light (standard library only).
+"""
 
 import glob
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
-__all__ = ["load_course"]
+__all__ = ["course_root", "git_tracking_warning", "load_course", "require_gradebook"]
+
+# The file that makes a folder an nbgrader course directory.
+COURSE_CONFIG = "nbgrader_config.py"
+# Seconds to wait for `git` when checking whether grades would be committed.
+_GIT_TIMEOUT = 10
+
+
+def course_root(course_dir):
+    """The resolved root of a course directory, checked without reading it.
+
+    Args:
+        course_dir: folder that should hold ``nbgrader_config.py``.
+
+    Returns:
+        `Path`, the absolute course root.
+
+    Raises:
+        ValueError: if `course_dir` is not a directory or has no
+            ``nbgrader_config.py`` ("not a course directory").
+    """
+    root = Path(course_dir).resolve()
+    if not root.is_dir():
+        raise ValueError(f"`course_dir` must be a directory. Received: course_dir={course_dir}")
+    if not (root / COURSE_CONFIG).is_file():
+        raise ValueError(
+            f"{root} is not a course directory (it has no {COURSE_CONFIG}): run kerasdl-grade "
+            f"in the course root or pass --course DIR. Received: course_dir={course_dir}"
+        )
+    return root
 
 
 def load_course(course_dir):
     """The nbgrader configuration and `CourseDirectory` of a course folder.
 
     Args:
-        course_dir: the course root (holding ``nbgrader_config.py``, if any).
+        course_dir: the course root (holding ``nbgrader_config.py``).
 
     Returns:
         ``(config, coursedir)``: the traitlets `Config` read from
@@ -19,18 +53,15 @@ def load_course(course_dir):
         `CourseDirectory` built from it.
 
     Raises:
-        ValueError: if `course_dir` is not a directory.
+        ValueError: if `course_dir` is not a course directory (`course_root`).
     """
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    root = Path(course_dir).resolve()
-    if not root.is_dir():
-        raise ValueError(f"`course_dir` must be a directory. Received: course_dir={course_dir}")
+    root = course_root(course_dir)
     config = Config()
-    if (root / "nbgrader_config.py").exists():
-        config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
+    config.merge(PyFileConfigLoader(COURSE_CONFIG, path=str(root)).load_config())
     config.CourseDirectory.root = str(root)
     return config, CourseDirectory(config=config)
 
@@ -56,3 +87,59 @@ def _sqlite_path(db_url):
             f"Received: db_url={db_url}"
         )
     return Path(db_url[len(prefix) :])
+
+
+def require_gradebook(coursedir):
+    """The gradebook file of a course, which must exist (nbgrader would create it empty).
+
+    Args:
+        coursedir: nbgrader `CourseDirectory` (from `load_course`).
+
+    Returns:
+        `Path` of the sqlite gradebook.
+
+    Raises:
+        ValueError: if the gradebook URL is not sqlite or the file does not exist.
+    """
+    path = _sqlite_path(coursedir.db_url)
+    if not path.is_absolute():
+        path = Path(coursedir.root) / path
+    if not path.is_file():
+        raise ValueError(
+            f"The course has no gradebook yet ({path}): autograde an assignment first. "
+            f"Received: course_dir={coursedir.root}"
+        )
+    return path
+
+
+def git_tracking_warning(path):
+    """A warning when `path` (grades) would be committed by ``git add``, else None.
+
+    Asks ``git check-ignore``: no warning when `path` is ignored, is outside a
+    git work tree, or git is not installed.
+
+    Args:
+        path: a file or folder just written (need not exist).
+
+    Returns:
+        str or None.
+    """
+    git = shutil.which("git")
+    path = Path(path).resolve()
+    folder = next((p for p in (path, *path.parents) if p.is_dir()), None)
+    if git is None or folder is None:
+        return None
+    try:
+        check = subprocess.run(
+            [git, "-C", str(folder), "check-ignore", "-q", str(path)],
+            capture_output=True, timeout=_GIT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    # 0: ignored; 1: not ignored, inside a work tree; 128: not a work tree (or an error).
+    if check.returncode != 1:
+        return None
+    return (
+        f"{path} is inside a git work tree and not ignored: student grades are one "
+        "`git add` away from being committed. Add it (e.g. /reports/) to .gitignore."
+    )

@@ -9,9 +9,12 @@ import glob
 import os
 from pathlib import Path
 
-from grader.course.coursedir import load_course
+from grader.course.coursedir import load_course, require_gradebook
 
-__all__ = ["EXPORT_COLUMNS", "ReportPaths", "gradebook_frames", "write_report"]
+__all__ = [
+    "EXPORT_COLUMNS", "ReportPaths", "gradebook_frames", "pass_rate_figure", "score_figure",
+    "write_report",
+]  # fmt: skip
 
 # nbgrader export's CSV columns, in its order.
 EXPORT_COLUMNS = [
@@ -21,6 +24,8 @@ EXPORT_COLUMNS = [
 # The report's plots: figure size in inches and resolution.
 _FIGSIZE = (6.4, 4.0)
 _DPI = 100
+# Up to this maximum score, every bar of the score histogram has its tick.
+_MAX_LABELLED_BARS = 25
 
 
 def _grade_cell_order(coursedir, assignment):
@@ -53,16 +58,28 @@ def gradebook_frames(assignment, course_dir="."):
         several notebooks. `cells` has one row per graded cell: ``cell``,
         ``notebook``, ``grade_id``, ``max_score``, ``submissions``,
         ``mean_score``, ``pass_rate`` (fraction with full marks).
+
+    Raises:
+        ValueError: if `course_dir` is not a course, has no gradebook file, or
+            its gradebook does not hold `assignment`.
     """
     import numpy as np
     import pandas as pd
     from nbgrader.api import Gradebook, MissingEntry
 
-    config, coursedir = load_course(course_dir)
+    _, coursedir = load_course(course_dir)
+    require_gradebook(coursedir)
     order = _grade_cell_order(coursedir, assignment)
     rows, cell_info = [], {}
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        record = gb.find_assignment(assignment)
+        try:
+            record = gb.find_assignment(assignment)
+        except MissingEntry:
+            known = sorted(a.name for a in gb.assignments)
+            raise ValueError(
+                f"Assignment {assignment!r} is not in the gradebook (it has {known}). "
+                f"Received: assignment={assignment}"
+            ) from None
         notebooks = [nb.name for nb in record.notebooks]
         for nb in record.notebooks:
             for cell in nb.grade_cells:
@@ -122,8 +139,99 @@ class ReportPaths:
     pass_rate_plot: Path
 
 
+def score_figure(scores, max_score, title):
+    """Histogram of scores in whole-point bins, with the mean and the median.
+
+    Bar ``k`` (centred on ``k``) counts the scores ``k <= score < k + 1``, so
+    full marks (``score == max_score``, a whole number) have their own bar at
+    the right, and every bar sits over its tick. The y axis counts students in
+    whole numbers; the mean and the median are vertical lines at their values.
+
+    Args:
+        scores: array-like of scores (NaN values are left out).
+        max_score: the assignment's maximum score (> 0).
+        title: the figure title; the number of students is appended.
+
+    Returns:
+        matplotlib `Figure` (the caller saves and closes it).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores[np.isfinite(scores)]
+    top = max(int(np.ceil(max_score)), 1)
+    counts = np.bincount(np.clip(np.floor(scores), 0, top).astype(int), minlength=top + 1)
+    fig, ax = plt.subplots(figsize=_FIGSIZE)
+    ax.bar(np.arange(top + 1), counts, width=0.8, color="tab:blue", label="students")
+    if len(scores):
+        mean, median = scores.mean(), np.median(scores)
+        ax.axvline(mean, color="tab:red", linestyle="--", label=f"mean {mean:.2f}")
+        ax.axvline(median, color="black", linestyle=":", label=f"median {median:.2f}")
+    ax.set_xlim(-0.6, top + 0.6)
+    if top <= _MAX_LABELLED_BARS:
+        ax.set_xticks(np.arange(top + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, max(int(counts.max()), 1) * 1.15)
+    ax.set_xlabel(f"score in whole points (bar k: k <= score < k + 1; max {max_score:g})")
+    ax.set_ylabel("students")
+    ax.set_title(f"{title} ({len(scores)} students)")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def pass_rate_figure(cells, title):
+    """Horizontal bars of the pass rate of each graded cell, first cell on top.
+
+    Args:
+        cells: the `cells` table of `gradebook_frames`, in notebook order.
+        title: the figure title.
+
+    Returns:
+        matplotlib `Figure` (the caller saves and closes it).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import PercentFormatter
+
+    rates = cells["pass_rate"].fillna(0.0).to_numpy()
+    positions = np.arange(len(cells))
+    fig, ax = plt.subplots(figsize=(_FIGSIZE[0], max(_FIGSIZE[1], 0.35 * len(cells) + 1)))
+    ax.barh(positions, rates, color="tab:green")
+    ax.set_yticks(positions, list(cells["cell"]))
+    for y, rate, submissions in zip(positions, rates, cells["submissions"]):
+        ax.text(min(rate, 0.85) + 0.01, y, f"{rate:.0%} of {submissions}", va="center",
+                fontsize="small")  # fmt: skip
+    ax.set_ylim(len(cells) - 0.5, -0.5)  # the first cell at the top
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("submissions with full marks on the cell")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _add_similarity(grades, coursedir, assignment):
+    """`grades` with the columns of the latest `kerasdl-grade similarity` run, if any."""
+    from grader.course.similarity import STUDENT_COLUMNS, student_similarity
+
+    table = student_similarity(assignment, coursedir.root)
+    if table is None:
+        return grades
+    merged = grades.merge(table, how="left", left_on="student_id", right_on="student")
+    return merged.drop(columns="student")[[*grades.columns, *STUDENT_COLUMNS]]
+
+
 def write_report(assignment, course_dir=".", out_dir=None):
     """Write the grades CSV, the pass-rate table and the plots of `assignment`.
+
+    When ``kerasdl-grade similarity`` has been run on the assignment, its
+    per-student columns (`grader.course.similarity.STUDENT_COLUMNS`) are added
+    to the grades CSV and table.
 
     Args:
         assignment: assignment id.
@@ -133,6 +241,9 @@ def write_report(assignment, course_dir=".", out_dir=None):
     Returns:
         ``(paths, grades, cells)``: a `ReportPaths` and the two tables of
         `gradebook_frames`.
+
+    Raises:
+        ValueError: as `gradebook_frames`; nothing is written then.
     """
     import matplotlib
 
@@ -141,6 +252,7 @@ def write_report(assignment, course_dir=".", out_dir=None):
 
     grades, cells = gradebook_frames(assignment, course_dir)
     _, coursedir = load_course(course_dir)
+    grades = _add_similarity(grades, coursedir, assignment)
     out = Path(out_dir) if out_dir else Path(coursedir.root) / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(
@@ -152,23 +264,13 @@ def write_report(assignment, course_dir=".", out_dir=None):
     grades.to_csv(paths.grades_csv, index=False)
     cells.to_csv(paths.pass_rates_csv, index=False)
 
+    submitted = grades[grades["timestamp"].notna()]
     max_score = float(grades["max_score"].iloc[0]) if len(grades) else 0.0
-    fig, ax = plt.subplots(figsize=_FIGSIZE)
-    ax.hist(grades["score"], bins=max(int(max_score), 1), range=(0, max(max_score, 1.0)))
-    ax.set_xlabel(f"score (max {max_score:g})")
-    ax.set_ylabel("students")
-    ax.set_title(f"{assignment}: score distribution")
-    fig.tight_layout()
-    fig.savefig(paths.score_plot, dpi=_DPI)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(_FIGSIZE[0], max(_FIGSIZE[1], 0.35 * len(cells) + 1)))
-    ax.barh(cells["cell"], cells["pass_rate"].fillna(0.0))
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("fraction of submissions with full marks")
-    ax.set_title(f"{assignment}: pass rate per graded cell")
-    fig.tight_layout()
-    fig.savefig(paths.pass_rate_plot, dpi=_DPI)
-    plt.close(fig)
+    figures = [
+        (score_figure(submitted["score"], max_score, f"{assignment}: scores"), paths.score_plot),
+        (pass_rate_figure(cells, f"{assignment}: pass rate per graded cell"), paths.pass_rate_plot),
+    ]
+    for fig, path in figures:
+        fig.savefig(path, dpi=_DPI)
+        plt.close(fig)
     return paths, grades, cells

@@ -14,10 +14,15 @@
    MISMATCH on every row that differs, and where every file is.
 
 Sample submissions per assignment live in ``grader/demo/<assignment>.py`` as
-``SUBMISSIONS = {student: Submission}``.
+``SUBMISSIONS = {student: Submission}``; `SAMPLE_ASSIGNMENTS` lists them.
+
+The course folder must be new, empty, or one the demo made before (it holds
+`DEMO_MARKER`): the demo never writes its sample students into a real course.
+Importing this package is light (standard library only).
 """
 
 import importlib
+import pkgutil
 import re
 import shutil
 import sys
@@ -25,12 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
 __all__ = [
     "DEFAULT_ASSIGNMENTS",
     "DEMO_CELL_TIMEOUT",
+    "DEMO_MARKER",
+    "SAMPLE_ASSIGNMENTS",
     "build_course",
+    "check_course_folder",
     "compare_scores",
     "expected_scores",
     "make_sample_class",
@@ -38,8 +44,14 @@ __all__ = [
     "solution_code",
 ]
 
+# The assignments with a sample class: the modules of this package but `students`.
+SAMPLE_ASSIGNMENTS = tuple(
+    sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name != "students")
+)
 # The assignments graded by default: about 5 minutes on 2 CPU cores.
 DEFAULT_ASSIGNMENTS = ("ch07_cnn", "ch04_softmax_regression")
+# File in the root of every course folder the demo makes.
+DEMO_MARKER = ".kerasdl-demo"
 # Seconds a cell may run under the demo's autograde. Checks stop endless loops
 # themselves; this bounds an ungraded cell that calls a looping function.
 DEMO_CELL_TIMEOUT = 60
@@ -75,6 +87,38 @@ def solution_code(cell):
     return "\n".join(line for line in lines if not _SOLUTION_MARKER.match(line))
 
 
+def check_course_folder(out_dir):
+    """Refuse a folder the demo must not write into.
+
+    Args:
+        out_dir: the demo's course folder.
+
+    Raises:
+        ValueError: if `out_dir` exists and is a file, or is a non-empty folder
+            without `DEMO_MARKER` (a real course, or anything else).
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`out_dir` must be a folder. Received: out_dir={out_dir}")
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARKER).is_file():
+        raise ValueError(
+            f"{out} is not empty and was not made by the demo (no {DEMO_MARKER} file): the "
+            "demo writes sample students and a gradebook there, so it only uses a new or "
+            f"empty folder, or its own. Received: out_dir={out_dir}"
+        )
+
+
+def _checked_repo(repo_dir, assignments):
+    """The repository (this checkout by default), with ``solutions/<id>/`` for each assignment."""
+    repo = Path(repo_dir) if repo_dir else _repo_root()
+    for assignment in assignments:
+        if not (repo / "solutions" / assignment).is_dir():
+            raise ValueError(
+                f"No solutions/{assignment} in {repo}. Received: assignment={assignment}"
+            )
+    return repo
+
+
 def _nbgrader(course, *args):
     from grader.course import process as nbgrader_process
 
@@ -97,16 +141,14 @@ def build_course(out_dir, assignments, repo_dir=None):
         `Path` of the course root.
 
     Raises:
-        ValueError: if an assignment has no ``solutions/<id>/`` folder.
+        ValueError: if an assignment has no ``solutions/<id>/`` folder, or
+            `out_dir` is refused by `check_course_folder`; nothing is written then.
     """
-    repo = Path(repo_dir) if repo_dir else _repo_root()
+    repo = _checked_repo(repo_dir, assignments)
     course = Path(out_dir)
+    check_course_folder(course)
     course.mkdir(parents=True, exist_ok=True)
-    for assignment in assignments:
-        if not (repo / "solutions" / assignment).is_dir():
-            raise ValueError(
-                f"No solutions/{assignment} in {repo}. Received: assignment={assignment}"
-            )
+    (course / DEMO_MARKER).write_text("A course folder made by `kerasdl-grade demo`.\n")
     shutil.copy(repo / "nbgrader_config.py", course / "nbgrader_config.py")
     for assignment in assignments:
         for folder in ("solutions", "assignments"):
@@ -118,12 +160,12 @@ def build_course(out_dir, assignments, repo_dir=None):
 
 
 def _module(assignment):
-    try:
-        return importlib.import_module(f"grader.demo.{assignment}")
-    except ModuleNotFoundError:
+    if assignment not in SAMPLE_ASSIGNMENTS:
         raise ValueError(
-            f"The demo has no sample class for this assignment. Received: assignment={assignment}"
-        ) from None
+            f"The demo has no sample class for this assignment (it has "
+            f"{', '.join(SAMPLE_ASSIGNMENTS)}). Received: assignment={assignment}"
+        )
+    return importlib.import_module(f"grader.demo.{assignment}")
 
 
 def make_sample_class(course, assignment):
@@ -140,6 +182,8 @@ def make_sample_class(course, assignment):
         ValueError: if the demo has no sample class for `assignment`, or a
             submission names a solution cell the notebook does not have.
     """
+    import nbformat
+
     submissions = _module(assignment).SUBMISSIONS
     course = Path(course)
     for source_path in sorted((course / "solutions" / assignment).glob("*.ipynb")):
@@ -175,6 +219,8 @@ def expected_scores(course, assignment, submissions):
     Returns:
         dict, ``(student, grade_id)`` -> expected points.
     """
+    import nbformat
+
     points = {}
     for source_path in sorted((Path(course) / "solutions" / assignment).glob("*.ipynb")):
         for cell in nbformat.read(source_path, as_version=4).cells:
@@ -217,14 +263,19 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
 
     Args:
         assignments: assignment ids; `DEFAULT_ASSIGNMENTS` by default.
-        out_dir: folder for the course; a new temporary folder by default
-            (kept, its path is printed).
+        out_dir: folder for the course, new, empty or made by an earlier demo;
+            a new temporary folder by default (kept, its path is printed).
         jobs: parallel autograde jobs.
         timeout: seconds per cell; `DEMO_CELL_TIMEOUT` by default.
         repo_dir: repository with ``solutions/`` and ``nbgrader_config.py``.
 
     Returns:
         Exit code: 0 when every actual score equals its expected score, 1 otherwise.
+
+    Raises:
+        ValueError: before any work, for an assignment without a sample class
+            or without ``solutions/<id>/`` in the repository, or an `out_dir`
+            refused by `check_course_folder`.
     """
     import pandas as pd
 
@@ -233,6 +284,11 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
 
     start = time.perf_counter()
     assignments = list(assignments or DEFAULT_ASSIGNMENTS)
+    for assignment in assignments:
+        _module(assignment)  # no sample class: refused before any work
+    _checked_repo(repo_dir, assignments)
+    if out_dir:
+        check_course_folder(out_dir)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="kerasdl-demo-"))
     print(f"Course folder: {out}")
     print("Sample students:")

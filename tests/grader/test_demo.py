@@ -171,3 +171,75 @@ def test_sample_class_matches_real_notebook(assignment):
         for cell, value in submission.expected.items():
             assert cell in points, (student, cell)
             assert 0.0 <= value <= points[cell], (student, cell)
+
+
+def test_sample_assignments_listed_and_in_help(capsys):
+    """Are the assignments with a sample class those of grader/demo/, listed in `demo --help`?"""
+    from grader import cli
+
+    modules = sorted(p.stem for p in (REPO / "grader" / "demo").glob("ch*.py"))
+    assert list(demo.SAMPLE_ASSIGNMENTS) == modules
+    assert set(demo.DEFAULT_ASSIGNMENTS) <= set(demo.SAMPLE_ASSIGNMENTS)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["demo", "--help"])
+    assert exit_info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Assignments with a sample class: " + ", ".join(modules) in help_text
+    for assignment in modules:
+        assert assignment in help_text
+
+
+def test_check_course_folder(tmp_path):
+    """Are a new, an empty and a demo-made folder accepted; a foreign folder and a file refused?"""
+    demo.check_course_folder(tmp_path / "new")
+    (tmp_path / "empty").mkdir()
+    demo.check_course_folder(tmp_path / "empty")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / demo.DEMO_MARKER).write_text("")
+    (own / "gradebook.db").write_text("")
+    demo.check_course_folder(own)
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text(CONFIG)
+    with pytest.raises(ValueError, match="not empty and was not made by the demo"):
+        demo.check_course_folder(course)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="must be a folder"):
+        demo.check_course_folder(tmp_path / "file")
+
+
+def test_run_demo_refuses_before_any_work(tiny_repo, tmp_path, capsys):
+    """Does run_demo refuse a foreign folder, an unknown assignment or repo without writing?"""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text(CONFIG)
+    with pytest.raises(ValueError, match="not made by the demo"):
+        demo.run_demo([demo.DEFAULT_ASSIGNMENTS[0]], course)
+    assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py"]
+    with pytest.raises(ValueError, match="Received: assignment=ch06_regularization"):
+        demo.run_demo(["ch06_regularization"], tmp_path / "new", repo_dir=tiny_repo)
+    with pytest.raises(ValueError, match="No solutions/ch04_softmax_regression in"):
+        demo.run_demo(["ch04_softmax_regression"], tmp_path / "new", repo_dir=tiny_repo)
+    assert not (tmp_path / "new").exists()
+    assert capsys.readouterr().out == ""
+
+
+def test_demo_command_refuses_foreign_folder(tmp_path, capsys):
+    """Does `demo --out` on a real course exit 2 with the reason, leaving the course untouched?"""
+    from grader import cli
+
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text(CONFIG)
+    assert cli.main(["demo", "--out", str(course)]) == 2
+    assert "not made by the demo" in capsys.readouterr().err
+    assert [p.name for p in course.iterdir()] == ["nbgrader_config.py"]
+
+
+def test_build_course_marks_its_folder_and_reruns(tiny_repo, tmp_path):
+    """Does build_course mark its folder, so that building into it again works?"""
+    course = demo.build_course(tmp_path / "course", [ASSIGNMENT], tiny_repo)
+    assert (course / demo.DEMO_MARKER).is_file()
+    again = demo.build_course(course, [ASSIGNMENT], tiny_repo)
+    assert (again / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
