@@ -136,7 +136,7 @@ def _kernel_setup(job, work_dir):
     def sandboxed():
         return AsyncSandboxedKernelManager(limits=limits, env=env)
 
-    return sandboxed, {}, info.describe()
+    return sandboxed, {}, str(info)
 
 
 def _hard_kill(km):

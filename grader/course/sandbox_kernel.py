@@ -22,16 +22,16 @@ import subprocess
 import sys
 
 from jupyter_client.kernelspec import KernelSpec
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_core.utils import run_sync
 
 from grader.course.sandbox import Sandbox
 
-__all__ = ["SandboxedKernelManager"]
+__all__ = ["AsyncSandboxedKernelManager", "SandboxedKernelManager"]
 
 
-class SandboxedKernelManager(KernelManager):
-    """`jupyter_client.KernelManager` running an ipykernel inside a `Sandbox`.
+class _SandboxedKernel:
+    """The sandboxing of `SandboxedKernelManager` and `AsyncSandboxedKernelManager`.
 
     Args:
         sandbox: the `Sandbox` to run in; None makes one from `limits` and `env`.
@@ -92,7 +92,24 @@ class SandboxedKernelManager(KernelManager):
         if not restart and self._owns_sandbox:
             self.sandbox.close()
 
+
+
+class SandboxedKernelManager(_SandboxedKernel, KernelManager):
+    """`jupyter_client.KernelManager` running an ipykernel inside a `Sandbox`.
+
+    See `_SandboxedKernel` for the arguments.
+    """
+
     # The base class binds its synchronous API to its own coroutines.
-    _launch_kernel = run_sync(_async_launch_kernel)
-    _kill_kernel = run_sync(_async_kill_kernel)
-    cleanup_resources = run_sync(_async_cleanup_resources)
+    _launch_kernel = run_sync(_SandboxedKernel._async_launch_kernel)
+    _kill_kernel = run_sync(_SandboxedKernel._async_kill_kernel)
+    cleanup_resources = run_sync(_SandboxedKernel._async_cleanup_resources)
+
+
+class AsyncSandboxedKernelManager(_SandboxedKernel, AsyncKernelManager):
+    """`jupyter_client.AsyncKernelManager` running an ipykernel inside a `Sandbox`
+    (what nbclient expects). See `_SandboxedKernel` for the arguments."""
+
+    _launch_kernel = _SandboxedKernel._async_launch_kernel
+    _kill_kernel = _SandboxedKernel._async_kill_kernel
+    cleanup_resources = _SandboxedKernel._async_cleanup_resources
