@@ -150,6 +150,7 @@ def run_exercise(spec, obj, *, hidden=None, guard=None):
                                   "(an endless loop?)")
             except StudentRaised as raised:
                 result.message = f"your {kind_word} raised {_one_line(raised.error)}"
+                result.not_attempted = isinstance(raised.error, NotImplementedError)
             except CaseFailed as failed:
                 # A hidden case's message could reveal expected values: withheld.
                 result.message = (HIDDEN_FAILURE if case.hidden else failed.message)
