@@ -44,7 +44,8 @@ def _sigmoid_sign(x):
 def sigmoid_cases(c):
     """Student `sigmoid` equals `1 / (1 + exp(-x))`, finite for |x| <= 1000."""
     mistakes = {"sigmoid(x) = 1 / (1 + exp(-x)): mind the sign": _sigmoid_sign}
-    hint = "for large |x| use exp of a non-positive number only, or tf.sigmoid"
+    hint = ("for large |x| take exp of a non-positive number only, built from x itself "
+            "(tf.exp(tf.where(x >= 0, -x, x))), or use tf.sigmoid")
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("x = -1000, 0, 1000", c.tensor([-1000.0, 0.0, 1000.0]), mistakes=mistakes,
              hint=hint)
@@ -62,7 +63,7 @@ def tanh_cases(c):
     mistakes = {"tanh(x) = 2 sigmoid(2x) - 1 (note the 2x)": _tanh_from_sigmoid}
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("x in [-20, 20]", c.uniform((30,), -20.0, 20.0), mistakes=mistakes,
-             hint="avoid inf / inf: compute from exp(-2|x|), or use tf.tanh")
+             hint="avoid inf / inf: use 2 sigmoid(2x) - 1 with your stable sigmoid, or tf.tanh")
     c.values("float64", c.normal((5,), dtype="float64"), mistakes=mistakes, hidden=True)
 
 
