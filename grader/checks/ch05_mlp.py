@@ -3,8 +3,9 @@
 Activations (`relu`, `sigmoid`, `tanh`) compare values, also at +-1000 for
 `sigmoid`; their derivatives compare with `GradientTape` and float64 finite
 differences, x = 0 included (a derivative taken by `GradientTape` through
-`|x|` is 0 there: a known mistake with its hint); `mlp` compares logits; `mlp_model` checks the layer structure and
-recomputes the student's model in float64 from its own weights.
+`|x|` is 0 there: a known mistake with its hint); `mlp` compares logits;
+`mlp_model` checks the layer structure and recomputes the student's model in
+float64 from its own weights.
 """
 
 import keras

@@ -42,8 +42,11 @@ _FEEDBACK_PREPROCESSORS = [
 # of its body is classic's, reached with `super.super()`.
 _FEEDBACK_TEMPLATE = r"""
 {%- extends 'index.html.j2' -%}
-{%- macro points(cell) -%}
-(Score: {{ cell.metadata.nbgrader.score | float | round(2) }} / {{ cell.metadata.nbgrader.points | float | round(2) }})
+{%- macro score_of(value, points) -%}
+(Score: {{ value | float | round(2) }} / {{ points | float | round(2) }})
+{%- endmacro -%}
+{%- macro cell_score(cell) -%}
+{{ score_of(cell.metadata.nbgrader.score, cell.metadata.nbgrader.points) }}
 {%- endmacro -%}
 {% block body %}
 <body>
@@ -56,21 +59,27 @@ _FEEDBACK_TEMPLATE = r"""
   <div class="container">
     <div class="panel panel-default">
       <div class="panel-heading">
-        <h4>{{ resources.nbgrader.notebook }} (Score: {{ resources.nbgrader.score | float | round(2) }} / {{ resources.nbgrader.max_score | float | round(2) }})</h4>
+        <h4>{{ resources.nbgrader.notebook }}
+          {{ score_of(resources.nbgrader.score, resources.nbgrader.max_score) }}</h4>
         <div id="toc">
           <ol>
           {% for cell in nb.cells if cell.metadata.nbgrader and cell.metadata.nbgrader.grade %}
             {%- set grade_id = cell.metadata.nbgrader.grade_id -%}
             {%- if not cell.metadata.nbgrader.solution and cell.cell_type == "code" %}
-            <li><a href="#{{ grade_id }}">Test of <code>{{ grade_id[5:] if grade_id.startswith("test_") else grade_id }}</code></a> {{ points(cell) }}</li>
+            {%- set exercise = grade_id[5:] if grade_id.startswith("test_") else grade_id %}
+            <li><a href="#{{ grade_id }}">Test of <code>{{ exercise }}</code></a>
+              {{ cell_score(cell) }}</li>
             {%- elif cell.cell_type == "code" %}
-            <li><a href="#{{ grade_id }}">Answer <code>{{ grade_id }}</code></a> {{ points(cell) }}</li>
+            <li><a href="#{{ grade_id }}">Answer <code>{{ grade_id }}</code></a>
+              {{ cell_score(cell) }}</li>
             {%- else %}
-            <li><a href="#{{ grade_id }}">Written response <code>{{ grade_id }}</code></a> {{ points(cell) }}</li>
+            <li><a href="#{{ grade_id }}">Written response <code>{{ grade_id }}</code></a>
+              {{ cell_score(cell) }}</li>
             {%- endif %}
           {% endfor %}
           {% if resources.nbgrader.late_penalty > 0 %}
-            <li class="late-penalty">Late submission penalty (Score: -{{ resources.nbgrader.late_penalty | float | round(2) }})</li>
+            <li class="late-penalty">Late submission penalty
+              (Score: -{{ resources.nbgrader.late_penalty | float | round(2) }})</li>
           {% endif %}
           </ol>
         </div>

@@ -93,7 +93,9 @@ window.addEventListener("load", function () {
     range.selectNodeContents(node);
     var rects = range.getClientRects();
     for (var i = 0; i < rects.length; i++) {
-      if (rects[i].width > 0.5 && rects[i].height > 0.5) boxes.push(box(rects[i], id, node.textContent));
+      if (rects[i].width > 0.5 && rects[i].height > 0.5) {
+        boxes.push(box(rects[i], id, node.textContent));
+      }
     }
     id++;
   }
@@ -115,7 +117,8 @@ window.addEventListener("load", function () {
       if (w > %(min_width)s && h > %(min_share)s * shorter) overlaps.push([a, b]);
     }
   }
-  var tables = Array.prototype.map.call(document.querySelectorAll("table.kerasdl-cases"), function (t) {
+  var caseTables = document.querySelectorAll("table.kerasdl-cases");
+  var tables = Array.prototype.map.call(caseTables, function (t) {
     var cell = t.querySelector("td");
     var s = getComputedStyle(cell);
     return {exercise: t.parentElement.querySelector("b").textContent,
