@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Debian packages installed when missing (as root with apt-get; see the script).
-DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap
+DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap chromium
 
 .PHONY: test demo install data clean
 

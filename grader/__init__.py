@@ -8,7 +8,10 @@ runs the exercise's seeded cases on the student's object beside the kerasdl
 reference, prints one feedback line per case (an HTML table in a notebook) and
 returns a `Score`, a float in `[0, points]` that nbgrader takes as the cell's
 partial credit. Hidden cases run under `NBGRADER_EXECUTION=autograde` or with
-`hidden=True`. Writing new checks: see `grader/README.md`.
+`hidden=True`. Writing new checks: see `grader/README.md`. The course
+notebooks also use `grader.quiet_tensorflow()` (a first cell without
+TensorFlow's C++ start-up lines) and `grader.done(obj)` (run a demonstration
+only once its exercise is written); see `grader.notebook`.
 
 `import grader` is light: it does not import TensorFlow. The public names are
 resolved on first use (PEP 562), so `kerasdl-grade --help` and the nbgrader
@@ -32,6 +35,8 @@ __all__ = [
     "check",
     "exercises",
     "points",
+    "done",
+    "quiet_tensorflow",
     "exercise",
     "Score",
     "CaseResult",
@@ -79,6 +84,8 @@ _LAZY_EXPORTS = {
     "FLOAT64": "grader.tolerances",
     "Tolerance": "grader.tolerances",
     "tolerance_for": "grader.tolerances",
+    "done": "grader.notebook",
+    "quiet_tensorflow": "grader.notebook",
 }
 
 

@@ -26,6 +26,8 @@ class CaseResult:
         student_seconds: the part of `seconds` spent running the submitted
             code (calls through `CaseContext.student` and `guard`).
         weight: the case's share of the exercise's points (relative weight).
+        not_attempted: the submitted code raised `NotImplementedError`, as
+            nbgrader's released stub (`raise NotImplementedError()`) does.
     """
 
     name: str
@@ -39,6 +41,7 @@ class CaseResult:
     seconds: float = 0.0
     student_seconds: float = 0.0
     weight: float = 1.0
+    not_attempted: bool = False
 
 
 class Score(float):

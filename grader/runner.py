@@ -138,6 +138,8 @@ def run_case(case, ctx, budget, kind_word, *, use_alarm=True):
                           "(an endless loop?)")
     except StudentRaised as raised:
         result.message = f"your {kind_word} raised {_one_line(raised.error)}"
+        # The released stub raises NotImplementedError (also when raised in the kernel).
+        result.not_attempted = CaseContext.raised_instance(raised.error, NotImplementedError)
     except CaseFailed as failed:
         # A hidden case's message could reveal expected values: withheld.
         result.message = (HIDDEN_FAILURE if case.hidden else failed.message)

@@ -2,8 +2,10 @@
 
 Activations (`relu`, `sigmoid`, `tanh`) compare values, also at +-1000 for
 `sigmoid`; their derivatives compare with `GradientTape` and float64 finite
-differences; `mlp` compares logits; `mlp_model` checks the layer structure and
-recomputes the student's model in float64 from its own weights.
+differences, x = 0 included (a derivative taken by `GradientTape` through
+`|x|` is 0 there: a known mistake with its hint); `mlp` compares logits;
+`mlp_model` checks the layer structure and recomputes the student's model in
+float64 from its own weights.
 """
 
 import keras
@@ -45,7 +47,8 @@ def _sigmoid_sign(x):
 def sigmoid_cases(c):
     """Student `sigmoid` equals `1 / (1 + exp(-x))`, finite for |x| <= 1000."""
     mistakes = {"sigmoid(x) = 1 / (1 + exp(-x)): mind the sign": _sigmoid_sign}
-    hint = "for large |x| use exp of a non-positive number only, or tf.sigmoid"
+    hint = ("for large |x| take exp of a non-positive number only, built from x itself "
+            "(tf.exp(tf.where(x >= 0, -x, x))), or use tf.sigmoid")
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("x = -1000, 0, 1000", c.tensor([-1000.0, 0.0, 1000.0]), mistakes=mistakes,
              hint=hint)
@@ -63,11 +66,36 @@ def tanh_cases(c):
     mistakes = {"tanh(x) = 2 sigmoid(2x) - 1 (note the 2x)": _tanh_from_sigmoid}
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("x in [-20, 20]", c.uniform((30,), -20.0, 20.0), mistakes=mistakes,
-             hint="avoid inf / inf: compute from exp(-2|x|), or use tf.tanh")
+             hint="avoid inf / inf: use 2 sigmoid(2x) - 1 with your stable sigmoid, or tf.tanh")
     c.values("float64", c.normal((5,), dtype="float64"), mistakes=mistakes, hidden=True)
 
 
 # Derivatives ------------------------------------------------------------------------
+
+# The special points of the derivatives: both branches of a stable sigmoid meet at 0.
+_AROUND_ZERO = [-2.0, -1e-3, 0.0, 1e-3, 3.0]
+
+
+def _spiked_at_zero(derivative):
+    """`derivative`, but 0 at x = 0: what GradientTape gives through `exp(-|x|)`.
+
+    A sigmoid written as `tf.where(x >= 0, 1 / (1 + e), e / (1 + e))` with
+    `e = exp(-|x|)` has the right values, but autodiff takes `d|x|/dx = 0` at 0,
+    so its tape derivative (and that of `tanh = 2 sigmoid(2x) - 1` on it) is 0
+    there instead of 1/4 (tanh: 1).
+    """
+    def wrong(x):
+        x = _f64(x)
+        return tf.where(tf.equal(x, 0.0), tf.zeros_like(x), derivative(x))
+
+    return wrong
+
+
+def _spike_hint(value):
+    return (f"the derivative at x = 0 is {value}, not 0: GradientTape through tf.abs (e.g. "
+            "a sigmoid built on exp(-|x|)) takes d|x|/dx = 0 at 0; use the closed form, or "
+            "build exp's argument from x itself: tf.where(x >= 0, -x, x)")
+
 
 
 @exercise("relu_grad", chapter=CHAPTER, points=1, reference=kerasdl.relu_grad)
@@ -91,8 +119,12 @@ def sigmoid_grad_cases(c):
     mistakes = {"the derivative is s(x) * (1 - s(x)) with s = sigmoid(x)":
                 lambda x: tf.sigmoid(_f64(x)) * (1 - _f64(x)),
                 "the derivative is s(x) * (1 - s(x)), not s(x)":
-                lambda x: tf.sigmoid(_f64(x))}
+                lambda x: tf.sigmoid(_f64(x)),
+                _spike_hint(0.25):
+                _spiked_at_zero(lambda x: tf.sigmoid(x) * (1 - tf.sigmoid(x)))}
     c.gradient("random (10,) by GradientTape", c.normal((10,)), forward=tf.sigmoid,
+               mistakes=mistakes)
+    c.gradient("x = -2, -0.001, 0, 0.001, 3", c.tensor(_AROUND_ZERO), forward=tf.sigmoid,
                mistakes=mistakes)
     c.gradient("random (2, 5) by finite differences", c.normal((2, 5), std=3.0),
                forward=tf.sigmoid, method="finite_difference", mistakes=mistakes)
@@ -106,8 +138,11 @@ def tanh_grad_cases(c):
     mistakes = {"the derivative is 1 - tanh(x)^2, not 1 - x^2":
                 lambda x: 1 - _f64(x) ** 2,
                 "the derivative is 1 - tanh(x)^2, not 1 - tanh(x)":
-                lambda x: 1 - tf.tanh(_f64(x))}
+                lambda x: 1 - tf.tanh(_f64(x)),
+                _spike_hint(1): _spiked_at_zero(lambda x: 1 - tf.tanh(x) ** 2)}
     c.gradient("random (10,) by GradientTape", c.normal((10,)), forward=tf.tanh,
+               mistakes=mistakes)
+    c.gradient("x = -2, -0.001, 0, 0.001, 3", c.tensor(_AROUND_ZERO), forward=tf.tanh,
                mistakes=mistakes)
     c.gradient("random (2, 5) by finite differences", c.normal((2, 5), std=2.0),
                forward=tf.tanh, method="finite_difference", mistakes=mistakes)

@@ -8,18 +8,22 @@
 #
 # In each exercise cell, replace `raise NotImplementedError()` with your code; the
 # locked cell after it grades your answer and shows its score. Run the cells in order.
+# A demonstration that needs an exercise you have not finished prints one line, such as
+# "finish `relu` above to see this", instead of running, so *Run All* always reaches
+# the end.
 
 # %%
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import grader
+
+grader.quiet_tensorflow()  # load TensorFlow without its C++ start-up messages
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-import grader
 import kerasdl
 
 %matplotlib inline
@@ -39,9 +43,17 @@ print(kerasdl.describe_device())
 #   \mathrm{sigmoid}(x) = \frac{1}{1 + \exp(-x)}, \qquad
 #   \tanh(x) = \frac{1 - \exp(-2x)}{1 + \exp(-2x)} .$$
 #
-# Mind the overflow: for $x = -1000$, $\exp(-x)$ is `inf` in float32. Write sigmoid with
-# $\exp(-|x|)$ only (for $x < 0$, $\mathrm{sigmoid}(x) = e^{x} / (1 + e^{x})$), and
-# use $\tanh(x) = 2\,\mathrm{sigmoid}(2x) - 1$.
+# Mind the overflow: for $x = -1000$, $\exp(-x)$ is `inf` in float32. Take `exp` of a
+# non-positive number only: $e = \exp(-x)$ where $x \ge 0$ and $e = \exp(x)$ where $x < 0$;
+# then $\mathrm{sigmoid}(x) = 1 / (1 + e)$ for $x \ge 0$ and $e / (1 + e)$ for $x < 0$.
+# Build $e$ from $x$ itself (`tf.where(x >= 0, -x, x)`), not from $|x|$: automatic
+# differentiation takes the derivative of $|x|$ at $0$ to be $0$, so a sigmoid built on
+# $\exp(-|x|)$ has the right values but a `GradientTape` derivative of $0$ at $x = 0$
+# instead of $1/4$. Then use $\tanh(x) = 2\,\mathrm{sigmoid}(2x) - 1$.
+#
+# ReLU has a kink at $0$, where the course takes the derivative to be $0$. Autodiff
+# follows the formula you write: `tf.maximum(x, 0)` passes the gradient to `x` at the
+# tie ($1$ at $0$), `tf.where(x > 0, x, 0)` does not ($0$ at $0$, as `relu_grad` below).
 #
 # **Exercises (`relu`, `sigmoid`, `tanh`).** Elementwise on a tensor; finite for
 # $|x| \le 1000$.
@@ -51,7 +63,7 @@ def relu(x):
     """max(x, 0), elementwise."""
     ### BEGIN SOLUTION
     x = tf.convert_to_tensor(x)
-    return tf.maximum(x, tf.zeros_like(x))
+    return tf.where(x > 0, x, tf.zeros_like(x))
     ### END SOLUTION
 
 # %% test relu
@@ -61,8 +73,9 @@ def sigmoid(x):
     """1 / (1 + exp(-x)), elementwise, without overflow."""
     ### BEGIN SOLUTION
     x = tf.convert_to_tensor(x)
-    e = tf.exp(-tf.abs(x))  # in (0, 1]: never overflows
-    return tf.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    positive = x >= 0
+    e = tf.exp(tf.where(positive, -x, x))  # exp of a non-positive number: in (0, 1]
+    return tf.where(positive, 1 / (1 + e), e / (1 + e))
     ### END SOLUTION
 
 # %% test sigmoid
@@ -115,18 +128,24 @@ def tanh_grad(x):
 
 # %% test tanh_grad
 
+# %% [markdown]
+# Each activation with its closed-form derivative and the derivative `tf.GradientTape`
+# computes from your function: the two derivative curves should lie on each other,
+# also at $x = 0$ (the grid below contains $0$ exactly).
+
 # %%
-x = tf.Variable(tf.linspace(-8.0, 8.0, 161))
-fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
-for ax, f, f_grad in zip(axes, (relu, sigmoid, tanh), (relu_grad, sigmoid_grad, tanh_grad)):
-    with tf.GradientTape() as tape:
-        y = f(x)
-    autodiff = tape.gradient(y, x)
-    ax.plot(x.numpy(), y.numpy(), label=f.__name__)
-    ax.plot(x.numpy(), f_grad(x).numpy(), label="closed-form derivative")
-    ax.plot(x.numpy(), autodiff.numpy(), ":", label="GradientTape")
-    ax.legend(fontsize=7)
-    ax.grid(True)
+x = tf.Variable(tf.range(-80, 81, dtype=tf.float32) / 10)  # -8.0, -7.9, ..., 8.0
+if grader.done(relu, sigmoid, tanh, relu_grad, sigmoid_grad, tanh_grad):
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
+    for ax, f, f_grad in zip(axes, (relu, sigmoid, tanh), (relu_grad, sigmoid_grad, tanh_grad)):
+        with tf.GradientTape() as tape:
+            y = f(x)
+        autodiff = tape.gradient(y, x)
+        ax.plot(x.numpy(), y.numpy(), label=f.__name__)
+        ax.plot(x.numpy(), f_grad(x).numpy(), label="closed-form derivative")
+        ax.plot(x.numpy(), autodiff.numpy(), ":", label="GradientTape")
+        ax.legend(fontsize=7)
+        ax.grid(True)
 
 # %% [markdown]
 # ## 5.2.1 An MLP from scratch
@@ -201,13 +220,15 @@ class ScratchMLP(keras.Model):
         return mlp(X, [self.W1, self.b1, self.W2, self.b2])
 
 
-net = ScratchMLP(num_inputs, num_hiddens, num_outputs)
-history = kerasdl.train(net, train_iter, test_iter, num_epochs,
-                        keras.optimizers.SGD(learning_rate=lr), verbose=False)
-history.plot()
+if grader.done(mlp, relu):  # your mlp calls your relu
+    net = ScratchMLP(num_inputs, num_hiddens, num_outputs)
+    history = kerasdl.train(net, train_iter, test_iter, num_epochs,
+                            keras.optimizers.SGD(learning_rate=lr), verbose=False)
+    history.plot()
 
 # %%
-net = mlp_model(num_hiddens, num_outputs)
-history = kerasdl.train(net, train_iter, test_iter, num_epochs,
-                        keras.optimizers.SGD(learning_rate=lr), verbose=False)
-history.to_frame()
+if grader.done(mlp_model):
+    net = mlp_model(num_hiddens, num_outputs)
+    history = kerasdl.train(net, train_iter, test_iter, num_epochs,
+                            keras.optimizers.SGD(learning_rate=lr), verbose=False)
+    display(history.to_frame())

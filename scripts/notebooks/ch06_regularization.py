@@ -9,18 +9,22 @@
 #
 # In each exercise cell, replace `raise NotImplementedError()` with your code; the
 # locked cell after it grades your answer and shows its score. Run the cells in order.
+# A demonstration that needs an exercise you have not finished prints one line, such as
+# "finish `k_fold_data` above to see this", instead of running, so *Run All* always reaches
+# the end.
 
 # %%
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import grader
+
+grader.quiet_tensorflow()  # load TensorFlow without its C++ start-up messages
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-import grader
 import kerasdl
 
 %matplotlib inline
@@ -62,8 +66,9 @@ def k_fold_data(k, i, X, y):
 # %%
 X = tf.reshape(tf.range(22.0), (11, 2))
 y = tf.range(11)
-X_train, y_train, X_valid, y_valid = k_fold_data(5, 1, X, y)
-y_train, y_valid
+if grader.done(k_fold_data):
+    X_train, y_train, X_valid, y_valid = k_fold_data(5, 1, X, y)
+    print(y_train, y_valid, sep="\n")
 
 # %% [markdown]
 # ## 3.7 Weight decay
@@ -86,7 +91,9 @@ def l2_penalty(w):
 
 # %%
 w = tf.constant([1.0, 2.0, 3.0])
-print(f"l2_penalty: {float(l2_penalty(w))}, keras L2(0.01): {float(keras.regularizers.L2(0.01)(w)):.2f}")
+if grader.done(l2_penalty):
+    print(f"l2_penalty: {float(l2_penalty(w))}, "
+          f"keras L2(0.01): {float(keras.regularizers.L2(0.01)(w)):.2f}")
 
 # %% [markdown]
 # For SGD with learning rate $\eta$, the penalty's gradient $\lambda \mathbf{w}$ shrinks
@@ -138,8 +145,9 @@ def train_weight_decay(lambd):
           f"train loss {train_loss:.4f}, test loss {test_loss:.4f}")
 
 
-for lambd in (0, 3):
-    train_weight_decay(lambd)
+if grader.done(sgd_weight_decay):
+    for lambd in (0, 3):
+        train_weight_decay(lambd)
 
 # %% [markdown]
 # ## 5.6 Dropout
@@ -172,8 +180,9 @@ def dropout_layer(X, dropout):
 
 # %%
 X = tf.reshape(tf.range(16.0), (2, 8))
-for p in (0.0, 0.5, 1.0):
-    print(f"dropout {p}:", dropout_layer(X, p).numpy(), sep="\n")
+if grader.done(dropout_layer):
+    for p in (0.0, 0.5, 1.0):
+        print(f"dropout {p}:", dropout_layer(X, p).numpy(), sep="\n")
 
 # %% [markdown]
 # **Exercise (`DropoutMLP`).** A `keras.Model`: `Flatten` -> `Dense(num_hiddens1, relu)`
@@ -219,9 +228,10 @@ class DropoutMLP(keras.Model):
 # %%
 batch_size, lr = 256, 0.5
 num_epochs, num_train, num_test = (1, 512, 256) if GRADING else (10, None, None)
-train_iter, test_iter = kerasdl.load_fashion_mnist(
-    batch_size, num_train=num_train, num_test=num_test)
-net = DropoutMLP(10, 256, 256, 0.2, 0.5)
-history = kerasdl.train(net, train_iter, test_iter, num_epochs,
-                        keras.optimizers.SGD(learning_rate=lr), verbose=False)
-history.plot()
+if grader.done(DropoutMLP, dropout_layer):  # your DropoutMLP calls your dropout_layer
+    train_iter, test_iter = kerasdl.load_fashion_mnist(
+        batch_size, num_train=num_train, num_test=num_test)
+    net = DropoutMLP(10, 256, 256, 0.2, 0.5)
+    history = kerasdl.train(net, train_iter, test_iter, num_epochs,
+                            keras.optimizers.SGD(learning_rate=lr), verbose=False)
+    history.plot()

@@ -9,18 +9,22 @@
 #
 # In each exercise cell, replace `raise NotImplementedError()` with your code; the
 # locked cell after it grades your answer and shows its score. Run the cells in order.
+# A demonstration that needs an exercise you have not finished prints one line, such as
+# "finish `batch_norm` above to see this", instead of running, so *Run All* always reaches
+# the end.
 
 # %%
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import grader
+
+grader.quiet_tensorflow()  # load TensorFlow without its C++ start-up messages
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-import grader
 import kerasdl
 
 %matplotlib inline
@@ -78,9 +82,11 @@ def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum, training)
 
 # %%
 X = tf.constant([[1.0, 2.0], [3.0, 6.0], [5.0, 10.0]])
-Y, moving_mean, moving_var = batch_norm(
-    X, tf.ones(2), tf.zeros(2), tf.zeros(2), tf.ones(2), eps=1e-5, momentum=0.9, training=True)
-Y, moving_mean, moving_var
+if grader.done(batch_norm):
+    Y, moving_mean, moving_var = batch_norm(
+        X, tf.ones(2), tf.zeros(2), tf.zeros(2), tf.ones(2), eps=1e-5, momentum=0.9,
+        training=True)
+    print(Y, moving_mean, moving_var, sep="\n")
 
 # %% [markdown]
 # **Exercise (`BatchNorm`).** A `keras.layers.Layer` that uses your `batch_norm`. In
@@ -171,17 +177,20 @@ def bn_lenet():
 # %%
 batch_size, lr = 256, 1.0
 num_epochs, num_train, num_test = (1, 512, 256) if GRADING else (10, None, None)
-train_iter, test_iter = kerasdl.load_fashion_mnist(
-    batch_size, num_train=num_train, num_test=num_test)
-net = bn_lenet()
-history = kerasdl.train(net, train_iter, test_iter, num_epochs,
-                        keras.optimizers.SGD(learning_rate=lr), verbose=False)
-history.plot()
+# Your bn_lenet uses your BatchNorm, which calls your batch_norm.
+if grader.done(bn_lenet, BatchNorm, batch_norm):
+    train_iter, test_iter = kerasdl.load_fashion_mnist(
+        batch_size, num_train=num_train, num_test=num_test)
+    net = bn_lenet()
+    history = kerasdl.train(net, train_iter, test_iter, num_epochs,
+                            keras.optimizers.SGD(learning_rate=lr), verbose=False)
+    history.plot()
 
 # %%
-first_bn = net.layers[1]
-print("gamma:", first_bn.gamma.numpy().round(3))
-print("beta: ", first_bn.beta.numpy().round(3))
+if grader.done(bn_lenet, BatchNorm, batch_norm):
+    first_bn = net.layers[1]
+    print("gamma:", first_bn.gamma.numpy().round(3))
+    print("beta: ", first_bn.beta.numpy().round(3))
 
 # %% [markdown]
 # ## 8.6.2 Residual blocks
@@ -229,7 +238,8 @@ class Residual(keras.layers.Layer):
 
 # %%
 X = tf.random.uniform((4, 6, 6, 3), seed=0)
-print(Residual(3)(X).shape, Residual(6, use_1x1conv=True, strides=2)(X).shape)
+if grader.done(Residual):
+    print(Residual(3)(X).shape, Residual(6, use_1x1conv=True, strides=2)(X).shape)
 
 # %% [markdown]
 # ## 8.6.3 ResNet-18
@@ -297,10 +307,12 @@ def resnet18(num_classes=10, input_shape=(96, 96, 1)):
 # %%
 batch_size, lr = 256, 0.05
 num_epochs, num_train, num_test, resize = (1, 256, 128, 32) if GRADING else (10, None, None, 96)
-train_iter, test_iter = kerasdl.load_fashion_mnist(
-    batch_size, resize=resize, num_train=num_train, num_test=num_test)
-net = resnet18(10, (resize, resize, 1))
-print(f"ResNet-18 parameters: {net.count_params():,}")
-history = kerasdl.train(net, train_iter, test_iter, num_epochs,
-                        keras.optimizers.SGD(learning_rate=lr), verbose=False)
-history.plot()
+# Your resnet18 uses your resnet_block, which uses your Residual.
+if grader.done(resnet18, resnet_block, Residual):
+    train_iter, test_iter = kerasdl.load_fashion_mnist(
+        batch_size, resize=resize, num_train=num_train, num_test=num_test)
+    net = resnet18(10, (resize, resize, 1))
+    print(f"ResNet-18 parameters: {net.count_params():,}")
+    history = kerasdl.train(net, train_iter, test_iter, num_epochs,
+                            keras.optimizers.SGD(learning_rate=lr), verbose=False)
+    history.plot()

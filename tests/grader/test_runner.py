@@ -282,7 +282,7 @@ def test_notebook_feedback_is_html_with_text_fallback(monkeypatch):
     score = run(lambda x: x * 2)
     feedback.show(score)
     assert shown[0]["text/plain"].startswith("double: 2 / 2 points")
-    assert "<table>" in shown[0]["text/html"]
+    assert "<table" in shown[0]["text/html"]
 
 
 _REFERENCE_CALLS = []
