@@ -65,6 +65,8 @@ _CELL_TIMEOUT = _number_type(
     lambda v: v.is_integer() and v >= 1, int,
 )  # fmt: skip
 _SECONDS = _number_type("a number of seconds >= 1", lambda v: v >= 1)
+_MEBIBYTES = _number_type("a whole number of MiB >= 256", lambda v: v.is_integer() and v >= 256,
+                          int)
 _FRACTION = _number_type("a fraction in (0, 1], e.g. 0.5", lambda v: 0 < v <= 1)
 
 
@@ -86,9 +88,11 @@ def build_parser():
 
     p = sub.add_parser(
         "autograde", parents=[course_assignment], help="autograde the submissions in submitted/",
-        description="Run nbgrader autograde on submitted/<student>/ASSIGNMENT, one job per "
-        "submission, and record the grades in the gradebook. A submission that crashes or "
-        "hangs its kernel scores zero on the affected cells only.",
+        description="Grade submitted/<student>/ASSIGNMENT: each submission runs in a sandboxed "
+        "kernel on a grading worker, a trusted judge outside the kernel grades every test "
+        "cell, and one process records the grades in the gradebook. A submission that crashes "
+        "or hangs its kernel scores zero on the affected cells only; one that cannot be read "
+        "is reported as not graded. Reruns grade only new or changed submissions.",
     )  # fmt: skip
     p.add_argument("--student", nargs="+", metavar="ID", help="grade only these students")
     p.add_argument(
@@ -109,8 +113,26 @@ def build_parser():
         "--gpus", type=_AT_LEAST_ZERO, metavar="N",
         help="GPUs to spread jobs over (default: detected; 0 for none)",
     )  # fmt: skip
+    p.add_argument(
+        "--memory", type=_MEBIBYTES, metavar="MiB",
+        help="memory limit of one sandboxed submission, in MiB (default: 4096)",
+    )  # fmt: skip
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="Dask scheduler to grade on (default: $KERASDL_SCHEDULER, else "
+        "c.KerasdlGrade.scheduler in nbgrader_config.py, else an embedded cluster of --jobs "
+        "worker processes)",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true",
+                   help="regrade every submission, not only new or changed ones")
+    p.add_argument(
+        "--no-sandbox", action="store_true",
+        help="run students' kernels without isolation (they can then read and change the "
+        "course); only for trusted code or machines without bubblewrap",
+    )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--keep-work", action="store_true", help="keep job logs and executed notebooks")
+    p.add_argument("--keep-work", action="store_true",
+                   help="keep the executed notebooks and verdicts")
 
     p = sub.add_parser(
         "report", parents=[course_assignment], help="grades.csv, pass rates and plots",
@@ -198,20 +220,33 @@ def _cmd_autograde(args):
     outcomes = grading.autograde(
         args.assignment, args.course, students=args.student, jobs=args.jobs,
         timeout=args.timeout, notebook_timeout=args.notebook_timeout, num_gpus=args.gpus,
-        progress=not args.no_progress, keep_work=args.keep_work,
+        progress=not args.no_progress, keep_work=args.keep_work, sandbox=not args.no_sandbox,
+        memory_bytes=None if args.memory is None else args.memory << 20,
+        scheduler=args.scheduler, force=args.force,
     )  # fmt: skip
-    failed = 0
+    print(_outcome_table(outcomes))
+    not_graded = sum(outcome.state == "not graded" for outcome in outcomes)
+    if not_graded:
+        print(f"\n{not_graded} submission(s) not graded: see the reason above; their previous "
+              "grades (if any) are unchanged.")
+    return 1 if not_graded else 0
+
+
+def _outcome_table(outcomes):
+    """One line per student: state, score, time, and why (errors, flags, reasons)."""
+    lines = [f"{'student':20s} {'state':20s} {'score':>11s} {'time':>8s}  notes"]
     for outcome in outcomes:
-        notes = []
-        if outcome.notebook_timeout:
-            notes.append("notebook timeout: scored 0")
-        elif outcome.lost_cells:
-            notes.append(f"kernel lost in cells {outcome.lost_cells}: scored 0 there")
-        if not outcome.recorded:
-            failed += 1
-            notes.append("NOT RECORDED (see nbgrader's log)")
-        print(f"{outcome.student:24s} {outcome.seconds:7.1f} s  {'; '.join(notes) or 'ok'}")
-    return 1 if failed else 0
+        score = ("" if outcome.score is None
+                 else f"{outcome.score:g} / {outcome.max_score:g}")
+        notes = [outcome.reason] if outcome.reason else []
+        notes += [f"FLAG {flag}" for flag in outcome.flags]
+        seconds = f"{outcome.seconds:.1f} s" if outcome.seconds else ""
+        lines.append(f"{outcome.student:20s} {outcome.state:20s} {score:>11s} {seconds:>8s}  "
+                     f"{'; '.join(notes)}")
+    isolations = sorted({o.isolation for o in outcomes if o.isolation})
+    if isolations:
+        lines.append(f"isolation: {'; '.join(isolations)}")
+    return "\n".join(lines)
 
 
 def _warn_if_tracked(command, path):

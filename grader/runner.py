@@ -11,6 +11,7 @@ import time
 
 from grader.cases import CaseBuilder, CaseContext, CheckState, StudentRaised
 from grader.errors import CaseFailed, GraderError, PluginError
+from grader.kernel import JUDGED_ENV
 from grader.integrity import CallWatcher, fingerprint_intact, kerasdl_modified, static_violation
 from grader.registry import DEFAULT_TIMEOUTS
 from grader.results import CaseResult, Score
@@ -30,9 +31,6 @@ __all__ = [
 
 TIMEOUT_ENV = "KERASDL_GRADER_CASE_TIMEOUT"
 HIDDEN_ENV = "NBGRADER_EXECUTION"
-# Set in a kernel whose test cells the judge grades: its own check leaves the
-# hidden cases to the judge, which draws them from a seed this kernel never sees.
-JUDGED_ENV = "KERASDL_JUDGED"
 # What a failed hidden case says instead of its message.
 HIDDEN_FAILURE = "your output is not right on this hidden case"
 # Student exception messages are cut to this many characters in the feedback.

@@ -1,22 +1,34 @@
-"""grader.course: grade a class of notebook submissions with nbgrader.
+"""grader.course: grade a class of notebook submissions (the trusted side).
 
-The library behind ``kerasdl-grade`` (`grader.cli`), split by role:
+The library behind ``kerasdl-grade`` (`grader.cli`). Everything here runs in
+the instructor's process or on a grading worker, never in a student's
+kernel. By role:
 
-- `grader.course.autograder`: `autograde`, two-phase parallel autograding
-  (isolated execute jobs, one serial gradebook writer), `AutogradeOutcome`,
-  the jobs' GPU environment (`job_environment`, `count_visible_gpus`);
-- `grader.course.preprocessors`: the nbgrader preprocessors it configures by
-  dotted name: `ResilientExecute`, `ReplayExecute`, `ScrubHiddenTests`;
-- `grader.course.report`: `gradebook_frames`, `write_report` (grades CSV,
-  pass rates, plots) and `ReportPaths`;
-- `grader.course.feedback`: `generate_feedback`, HTML feedback without the
-  hidden tests;
-- `grader.course.coursedir`: `load_course`, the course folder's configuration;
-- `grader.course.process`: nbgrader in a subprocess;
-- `grader.course.exercises`: `exercise_table`.
+- `grader.course.autograder`: `autograde` (prepare, execute on workers,
+  record), `AutogradeOutcome`, the workers' GPUs (`job_environment`,
+  `count_visible_gpus`);
+- `grader.course.submissions`: validation and nbgrader sanitizing of a
+  submission before it runs ("not graded" reasons);
+- `grader.course.cluster`: the Dask cluster the jobs run on;
+- `grader.course.job`: one submission's job on a worker (data in, data out);
+- `grader.course.executor`: nbclient execution with the judge after each
+  test cell, lost-kernel recovery and output limits;
+- `grader.course.sandbox` (with `sandbox_host`, `sandbox_cgroups`,
+  `sandbox_packages`, `sandbox_kernel`): the bubblewrap sandbox of a job;
+- `grader.course.record`, `grader.course.preprocessors`,
+  `grader.course.verdicts`, `grader.course.status`: recording results in the
+  gradebook (the judge's verdicts as the scores), submission states and the
+  audit log;
+- `grader.course.registration`: registering an assignment in the gradebook;
+- `grader.course.report`, `grader.course.feedback`,
+  `grader.course.similarity`: reports, HTML feedback, copied work;
+- `grader.course.coursedir`, `grader.course.process`, `grader.course.tflog`,
+  `grader.course.exercises`: course folder, nbgrader subprocesses, quiet
+  TensorFlow, the exercise table.
 
-No module imports TensorFlow, and the public names below are resolved on
-first access (PEP 562), so that importing this package costs nothing.
+The judge itself is `grader.judge`; the code that runs inside a student's
+kernel is `grader.kernel`. No module here imports TensorFlow at import time,
+and the public names below are resolved on first access (PEP 562).
 """
 
 from grader._lazy import lazy_exports as _lazy_exports
@@ -31,7 +43,6 @@ __all__ = [
     "STUCK_KERNEL",
     "ReplayExecute",
     "ReportPaths",
-    "ResilientExecute",
     "ScrubHiddenTests",
     "autograde",
     "count_visible_gpus",
@@ -53,12 +64,11 @@ _LAZY_EXPORTS = {
     "load_course": "grader.course.coursedir",
     "exercise_table": "grader.course.exercises",
     "generate_feedback": "grader.course.feedback",
-    "DEAD_KERNEL": "grader.course.preprocessors",
-    "NOTEBOOK_TIMEOUT": "grader.course.preprocessors",
-    "NOT_EXECUTED": "grader.course.preprocessors",
-    "STUCK_KERNEL": "grader.course.preprocessors",
+    "DEAD_KERNEL": "grader.course.executor",
+    "NOTEBOOK_TIMEOUT": "grader.course.executor",
+    "NOT_EXECUTED": "grader.course.executor",
+    "STUCK_KERNEL": "grader.course.executor",
     "ReplayExecute": "grader.course.preprocessors",
-    "ResilientExecute": "grader.course.preprocessors",
     "ScrubHiddenTests": "grader.course.preprocessors",
     "EXPORT_COLUMNS": "grader.course.report",
     "ReportPaths": "grader.course.report",

@@ -1,47 +1,45 @@
-"""Two-phase parallel autograding of a class's submissions with nbgrader.
+"""Autograde a class: validate, execute and judge on workers, record in one process.
 
-nbgrader's sqlite gradebook takes one writer at a time and nbgrader itself
-never grades in parallel, so `autograde` runs in two phases:
+`autograde` runs in three steps, and only the first and last touch the course:
 
-1. *Execute* (parallel, ``jobs``): every submission is graded by its own
-   ``nbgrader autograde`` process in a private temporary course (a copy of the
-   assignment's source folder, the submission and the gradebook). Its kernel runs
-   under `ResilientExecute`, which survives a dead or stuck kernel: the cell that
-   killed it gets an error output, the kernel is restarted and the notebook runs
-   again from the top without that cell. Only the executed notebook is kept.
-2. *Record* (serial, in the real course): one ``nbgrader autograde --force``
-   process whose execution step is `ReplayExecute`, which copies the outputs of
-   the executed notebooks instead of running code. Everything else (sanitizing,
-   locked cells, stderr rules, partial credit, late penalties) is nbgrader's own
-   pipeline, writing the gradebook from a single process. The gradebook therefore
-   does not depend on the number of jobs, and rerunning is idempotent.
+1. *Prepare* (this process): each submission is validated and sanitized by
+   nbgrader (`grader.course.submissions`); one that cannot be graded (corrupt
+   JSON, wrong notebook, foreign or repeated grade ids, unknown metadata
+   schema) is marked *not graded* with its reason and never executed.
+2. *Execute* (Dask workers, `grader.course.cluster`): each valid submission
+   is a task (`grader.course.job.execute_submission`) that runs its notebooks
+   in sandboxed kernels (`grader.course.sandbox`) and judges every test cell
+   outside the kernel (`grader.judge`). Notebooks travel as bytes.
+3. *Record* (this process, the gradebook's only writer), as each result
+   arrives: nbgrader's own autograde pipeline, in this process, with its
+   execution step replaced by `ReplayExecute`, which puts the executed
+   outputs back and makes the judge's verdicts the scores. The previous
+   autograded notebook is kept until the new one exists; the state of every
+   submission and every grade that changed go to `grader.course.status`.
 
-On a machine with GPUs, each job's kernel sees one GPU (``CUDA_VISIBLE_DEVICES``
-round-robin over the visible GPUs by job slot) with TensorFlow's memory growth
-enabled (``TF_FORCE_GPU_ALLOW_GROWTH=true``), from `kerasdl.device.gpu_env_for_job`.
-
-Importing this module is light (standard library only); nbgrader, nbformat
-and tqdm are imported when `autograde` runs.
+A rerun grades only submissions that are new, changed or not graded yet
+(``force`` regrades all); an interrupted run leaves what was recorded
+recorded. The hidden cases' secret seed is drawn per run and never reaches a
+kernel before the inputs it makes.
 """
 
-import concurrent.futures
-import copy
 import dataclasses
-import glob
+import hashlib
+import json
 import os
-import queue
+import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from grader.course.coursedir import _sqlite_path, _submitted_students, load_course
-from grader.course.process import _nbgrader, _nbgrader_command, _tail, _with_scripts_on_path
+from grader.course.coursedir import _submitted_students, load_course
+from grader.course.status import GRADED, GRADED_WITH_ERRORS, NOT_GRADED
 
 __all__ = [
+    "DEFAULT_MEMORY_BYTES",
     "DEFAULT_NOTEBOOK_TIMEOUT",
     "AutogradeOutcome",
     "autograde",
@@ -49,25 +47,45 @@ __all__ = [
     "job_environment",
 ]
 
-# The preprocessors nbgrader loads by dotted name (see `grader.course.preprocessors`).
-_PREPROCESSORS_MODULE = f"{__package__}.preprocessors"
-_RESILIENT_EXECUTE = f"{_PREPROCESSORS_MODULE}.ResilientExecute"
-_REPLAY_EXECUTE = f"{_PREPROCESSORS_MODULE}.ReplayExecute"
-# nbgrader's default autograde pipeline; `_record` swaps its execution step
-# (the first) for `ReplayExecute`.
-_NBGRADER_AUTOGRADE_PREPROCESSORS = [
-    "nbgrader.preprocessors.Execute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
 # Whole-notebook wall-clock limit (seconds) when `--notebook-timeout` is not given.
 DEFAULT_NOTEBOOK_TIMEOUT = 3600
-# Seconds to wait for a killed job's process group before giving up on it.
-_KILL_GRACE = 10
+# Memory of one sandboxed job when `--memory` is not given (bytes).
+DEFAULT_MEMORY_BYTES = 4 << 30
+
+
+@dataclasses.dataclass
+class AutogradeOutcome:
+    """What happened to one submission in `autograde`.
+
+    Attributes:
+        student: the student id.
+        state: "graded", "graded with errors", "not graded" or "unchanged"
+            (already graded, same files; not regraded without ``force``).
+        reason: why it was not graded, or what the errors were.
+        score, max_score: the recorded total, or None.
+        flags: notes for the instructor (the kernel's own output disagreeing
+            with the judge).
+        lost_cells: indices of cells that lost their kernel or ran out of time.
+        notebook_timeout: whether the whole-notebook limit stopped it.
+        seconds: wall time of its execute job.
+        isolation: how its kernels were isolated.
+    """
+
+    student: str
+    state: str = NOT_GRADED
+    reason: str | None = None
+    score: float | None = None
+    max_score: float | None = None
+    flags: list = dataclasses.field(default_factory=list)
+    lost_cells: list = dataclasses.field(default_factory=list)
+    notebook_timeout: bool = False
+    seconds: float = 0.0
+    isolation: str = ""
+
+    @property
+    def recorded(self):
+        """Whether the gradebook holds a grade of this submission."""
+        return self.state in (GRADED, GRADED_WITH_ERRORS, "unchanged")
 
 
 # --------------------------------------------------------------------------
@@ -80,13 +98,9 @@ def count_visible_gpus(env=None):
 
     ``CUDA_VISIBLE_DEVICES`` wins when set (``""`` or ``-1`` mean none);
     otherwise the lines of ``nvidia-smi -L``; 0 when that tool is missing.
-
-    Args:
-        env: environment mapping to read; ``os.environ`` by default.
-
-    Returns:
-        int, the number of GPUs.
     """
+    import subprocess
+
     env = os.environ if env is None else env
     visible = env.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
@@ -95,26 +109,25 @@ def count_visible_gpus(env=None):
     if shutil.which("nvidia-smi") is None:
         return 0
     try:
-        listing = subprocess.run(
-            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=False
-        )
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                 timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return 0
     return sum(line.startswith("GPU ") for line in listing.stdout.splitlines())
 
 
 def job_environment(slot, num_gpus, base_env=None):
-    """Environment of autograde job `slot`: its GPU and TensorFlow memory growth.
+    """Environment of grading worker `slot`: its GPU and TensorFlow memory growth.
 
-    Delegates to `kerasdl.device.gpu_env_for_job`: with ``num_gpus > 0`` the job
-    sees GPU ``slot % num_gpus`` only (``CUDA_VISIBLE_DEVICES``); in every case
-    ``TF_FORCE_GPU_ALLOW_GROWTH=true`` so that parallel kernels do not each
-    reserve all GPU memory. Kernels started by the job inherit it.
+    Delegates to `kerasdl.device.gpu_env_for_job` (which imports TensorFlow;
+    workers call it, the client does not): with ``num_gpus > 0`` the worker's
+    kernels see GPU ``slot % num_gpus`` only (``CUDA_VISIBLE_DEVICES``); in
+    every case ``TF_FORCE_GPU_ALLOW_GROWTH=true`` so that kernels sharing a GPU
+    do not each reserve all its memory.
 
     Args:
-        slot: int >= 0, the job slot (``0 .. jobs-1``), not the submission index,
-            so that jobs running at the same time are spread over the GPUs.
-        num_gpus: int >= 0, GPUs visible to the grading machine.
+        slot: int >= 0, the worker's index.
+        num_gpus: int >= 0, GPUs visible to the machine.
         base_env: mapping to extend; ``os.environ`` by default.
 
     Returns:
@@ -131,94 +144,43 @@ def job_environment(slot, num_gpus, base_env=None):
 # --------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class AutogradeOutcome:
-    """What happened to one submission in `autograde`.
-
-    Attributes:
-        student: the student id.
-        recorded: whether the gradebook holds the autograded submission.
-        lost_cells: indices of cells that killed or hung the kernel, or that
-            never ran (notebook timeout), graded as errors.
-        notebook_timeout: whether the whole-notebook limit stopped the job.
-        seconds: wall time of the execute job.
-        log: path of the execute job's nbgrader log (inside the work folder,
-            which is removed unless `keep_work`; its end is printed to stderr
-            when the submission could not be recorded).
-    """
-
-    student: str
-    recorded: bool = False
-    lost_cells: list = dataclasses.field(default_factory=list)
-    notebook_timeout: bool = False
-    seconds: float = 0.0
-    log: str = ""
+def _fingerprint(coursedir, assignment, student):
+    """Hash of a student's submitted files (a rerun regrades only changed ones)."""
+    folder = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
 
 
-def _worker_config(real_root, work_root, db_path, timeout):
-    """nbgrader_config.py of a private execute course."""
-    lines = ["c = get_config()  # noqa: F821"]
-    if (real_root / "nbgrader_config.py").exists():
-        lines.append(f"load_subconfig({str(real_root / 'nbgrader_config.py')!r})  # noqa: F821")
-    lines += [
-        f"c.CourseDirectory.root = {str(work_root)!r}",
-        f"c.CourseDirectory.db_url = {'sqlite:///' + str(db_path)!r}",
-        f"c.Autograde.autograde_preprocessors = [{_RESILIENT_EXECUTE!r}]",
-    ]
-    if timeout is not None:
-        lines.append(f"c.Execute.timeout = {int(timeout)}")
-    return "\n".join(lines) + "\n"
-def _execute_submission(coursedir, config, assignment, student, work, env, timeout, deadline):
-    """Phase 1 for one student: execute the submission in a private course."""
-    from nbgrader.coursedir import CourseDirectory
+def _validate_arguments(jobs, timeout, notebook_timeout, memory_bytes):
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"`jobs` must be an int >= 1. Received: jobs={jobs!r}")
+    if timeout is not None and not timeout >= 1:
+        raise ValueError(f"`timeout` must be at least 1 second. Received: timeout={timeout!r}")
+    if notebook_timeout is not None and not notebook_timeout > 0:
+        raise ValueError("`notebook_timeout` must be > 0 seconds. "
+                         f"Received: notebook_timeout={notebook_timeout!r}")
+    if memory_bytes is not None and not memory_bytes >= 256 << 20:
+        raise ValueError(f"`memory` must be at least 256 MiB. Received: {memory_bytes!r} bytes")
 
-    real_root = Path(coursedir.root)
-    outcome = AutogradeOutcome(student)
-    job_root = work / "jobs" / student
-    job_config = copy.deepcopy(config)
-    job_config.CourseDirectory.root = str(job_root)
-    job_dirs = CourseDirectory(config=job_config)
-    for source, target in [
-        (
-            coursedir.format_path(coursedir.source_directory, ".", assignment),
-            job_dirs.format_path(job_dirs.source_directory, ".", assignment),
-        ),
-        (
-            coursedir.format_path(coursedir.submitted_directory, student, assignment),
-            job_dirs.format_path(job_dirs.submitted_directory, student, assignment),
-        ),
-    ]:
-        shutil.copytree(source, target)
-    db_path = job_root / "gradebook.db"
-    shutil.copy(_sqlite_path(coursedir.db_url), db_path)
-    (job_root / "nbgrader_config.py").write_text(
-        _worker_config(real_root, job_root, db_path, timeout)
-    )
-    outcome.log = str(work / "logs" / f"{student}.log")
-    command = _nbgrader_command(
-        ["autograde", assignment, "--student", student, "--force",
-         f"--CourseDirectory.root={job_root}"]
-    )  # fmt: skip
-    start = time.perf_counter()
-    with open(outcome.log, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=job_root, env=_with_scripts_on_path(env), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # so a notebook timeout can kill the whole job
-        )  # fmt: skip
-        try:
-            process.wait(timeout=deadline)
-        except subprocess.TimeoutExpired:
-            outcome.notebook_timeout = True
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=_KILL_GRACE)
-    outcome.seconds = time.perf_counter() - start
-    executed = work / "executed" / student
-    executed.mkdir(parents=True, exist_ok=True)
-    graded = job_dirs.format_path(job_dirs.autograded_directory, student, assignment)
-    if not outcome.notebook_timeout:
-        for path in glob.glob(os.path.join(graded, "*.ipynb")):
-            shutil.copy(path, executed)
-    return outcome
+
+def _sandbox_options(sandbox, memory_bytes):
+    """The jobs' sandbox options, after checking a sandbox can be made here."""
+    if not sandbox:
+        print("autograde: WARNING: --no-sandbox: students' code runs as this user and can "
+              "read and change the course, the gradebook and other submissions",
+              file=sys.stderr)
+        return None
+    from grader.course.sandbox import SandboxUnavailable, check_available
+
+    try:
+        check_available()
+    except SandboxUnavailable as error:
+        raise RuntimeError(f"{error} (or pass --no-sandbox to grade without isolation, "
+                           "which lets students' code reach the course)") from None
+    return {"memory_bytes": int(memory_bytes or DEFAULT_MEMORY_BYTES)}
 
 
 def autograde(
@@ -232,148 +194,103 @@ def autograde(
     num_gpus=None,
     progress=True,
     keep_work=False,
+    sandbox=True,
+    memory_bytes=None,
+    scheduler=None,
+    force=False,
+    secret=None,
 ):
-    """Autograde the submissions of `assignment`, in parallel jobs if asked.
-
-    Phase 1 executes every submission in its own ``nbgrader autograde`` process
-    and private copy of the course (`jobs` at a time, see the module docstring);
-    phase 2 records all of them in the course's gradebook from one
-    ``nbgrader autograde --force`` process that replays the outputs. A student
-    whose kernel dies or hangs gets zero on the affected cells only; a job that
-    exceeds `notebook_timeout` is killed and its submission is recorded with
-    zero on every autograded cell. The gradebook is the same for any `jobs`, and
-    rerunning replaces the previous grades (idempotent).
+    """Autograde the submissions of `assignment` (see the module docstring).
 
     Args:
         assignment: assignment id (a folder of ``submitted/<student>/``).
-        course_dir: course root with ``nbgrader_config.py`` and the gradebook
-            (``nbgrader generate_assignment`` must have run).
+        course_dir: course root (``nbgrader_config.py``); an assignment not
+            in the gradebook yet is registered first (`register_assignment`).
         students: student ids to grade; all submitters by default.
-        jobs: int >= 1, submissions executed at the same time.
-        timeout: seconds per cell before the kernel is interrupted and the cell
-            scores 0 (``Execute.timeout``); the course's setting by default.
-        notebook_timeout: seconds for one whole submission (all its notebooks,
-            kernel restarts included), or None for no limit.
-        num_gpus: GPUs to spread jobs over; detected with `count_visible_gpus`
-            by default.
-        progress: show a tqdm progress bar (on stderr) per submission.
-        keep_work: keep the temporary work folder (job logs, executed
-            notebooks) and print where it is.
+        jobs: worker processes of the embedded cluster (submissions at once).
+        timeout: seconds per cell before it is interrupted and scores 0 (at
+            least 1); the course's ``Execute.timeout`` by default.
+        notebook_timeout: seconds for one whole submission, or None.
+        num_gpus: GPUs to spread workers over; detected by default.
+        progress: show a progress bar (stderr).
+        keep_work: keep the work folder (executed notebooks, verdicts).
+        sandbox: run kernels in the sandbox (False: ``--no-sandbox``, warned).
+        memory_bytes: memory of one sandboxed job (default 4 GiB).
+        scheduler: address of a Dask scheduler; the embedded cluster by default
+            (also ``$KERASDL_SCHEDULER`` or ``c.KerasdlGrade.scheduler``).
+        force: regrade every submission, not only new or changed ones.
+        secret: the hidden cases' seed (an int); drawn at random by default.
 
     Returns:
         list of `AutogradeOutcome`, one per student, in student order.
 
     Raises:
-        ValueError: on a bad `jobs`, `timeout` or `notebook_timeout`, an unknown
-            student, or no submission at all.
+        ValueError: bad arguments, not a course, an unknown student, no submission.
+        RuntimeError: no sandbox can be made here (and `sandbox` is True), a
+            grading worker differs from this machine, or the assignment's test
+            cells cannot be judged.
     """
-    from tqdm.auto import tqdm
+    from grader.course.cluster import SCHEDULER_ENV, cores_per_job
+    from grader.course.registration import check_test_cells, register_assignment
+    from grader.course.status import StatusStore
 
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"`jobs` must be an int >= 1. Received: jobs={jobs}")
-    if timeout is not None and timeout <= 0:
-        raise ValueError(f"`timeout` must be > 0 seconds. Received: timeout={timeout}")
-    if notebook_timeout is not None and notebook_timeout <= 0:
-        raise ValueError(
-            f"`notebook_timeout` must be > 0 seconds. Received: notebook_timeout={notebook_timeout}"
-        )
+    _validate_arguments(jobs, timeout, notebook_timeout, memory_bytes)
     config, coursedir = load_course(course_dir)
     submitted = _submitted_students(coursedir, assignment)
-    if students:
-        unknown = sorted(set(students) - set(submitted))
-        if unknown:
-            raise ValueError(
-                f"No submission of {assignment!r} for these students. Received: students={unknown}"
-            )
-        selected = sorted(set(students))
-    else:
-        selected = submitted
+    selected = sorted(set(students)) if students else submitted
+    unknown = sorted(set(selected) - set(submitted))
+    if unknown:
+        raise ValueError(f"No submission of {assignment!r} for these students. "
+                         f"Received: students={unknown}")
     if not selected:
-        raise ValueError(
-            f"No submissions in {coursedir.submitted_directory}/*/{assignment}. "
-            f"Received: assignment={assignment}"
-        )
+        raise ValueError(f"No submissions in {coursedir.submitted_directory}/*/{assignment}. "
+                         f"Received: assignment={assignment}")
+    sandbox_options = _sandbox_options(sandbox, memory_bytes)
+    register_assignment(coursedir, config, assignment)
+    check_test_cells(coursedir, assignment)
+    if timeout is None:
+        timeout = config.Execute.get("timeout", config.ExecutePreprocessor.get("timeout", 30))
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or \
+        config.get("KerasdlGrade", {}).get("scheduler")
     num_gpus = count_visible_gpus() if num_gpus is None else num_gpus
-    work = Path(tempfile.mkdtemp(prefix=f"kerasdl-grade-{assignment}-"))
-    (work / "logs").mkdir()
-    slots = queue.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
-
-    def run(student):
-        slot = slots.get()
-        try:
-            env = job_environment(slot, num_gpus)
-            return _execute_submission(
-                coursedir, config, assignment, student, work, env, timeout, notebook_timeout
-            )
-        finally:
-            slots.put(slot)
-
-    outcomes = {}
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    secret = secrets.randbits(62) if secret is None else int(secret)
+    store = StatusStore(coursedir.db_url)
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(run, student) for student in selected]
-            bar = tqdm(
-                concurrent.futures.as_completed(futures), total=len(futures),
-                desc=f"autograde {assignment}", unit="submission",
-                disable=not progress, file=sys.stderr,
-            )  # fmt: skip
-            for future in bar:
-                outcome = future.result()
-                outcomes[outcome.student] = outcome
-                bar.set_postfix_str(outcome.student)
-        _record(coursedir, assignment, submitted, selected, work)
-        _collect_outcomes(coursedir, assignment, outcomes)
-        for outcome in outcomes.values():
-            if not outcome.recorded:
-                print(
-                    f"autograde: {outcome.student} was not recorded; end of its job log:\n"
-                    f"{_tail(outcome.log)}\nend of nbgrader's record log:\n"
-                    f"{_tail(work / 'logs' / 'record.log')}",
-                    file=sys.stderr,
-                )
+        from grader.course.record import Recorder, RunContext
+
+        run = RunContext(
+            assignment=assignment, run_id=run_id, secret=secret, coursedir=coursedir,
+            config=config, store=store, cell_timeout=timeout, notebook_timeout=notebook_timeout,
+            sandbox=sandbox_options, progress=progress, num_gpus=num_gpus,
+            worker_env={"TF_NUM_INTRAOP_THREADS": str(cores_per_job(jobs)),
+                        "TF_NUM_INTEROP_THREADS": "1"} if not scheduler else {},
+        )  # fmt: skip
+        fingerprints = {s: _fingerprint(coursedir, assignment, s) for s in selected}
+        previous = store.get(assignment)
+        outcomes, todo = {}, []
+        for student in selected:
+            old = previous.get(student)
+            if (not force and old is not None and old["state"] != NOT_GRADED
+                    and old["fingerprint"] == fingerprints[student]):
+                outcomes[student] = AutogradeOutcome(student, "unchanged",
+                                                     reason="already graded; same files")
+            else:
+                todo.append(student)
+        work = Path(tempfile.mkdtemp(prefix=f"kerasdl-grade-{assignment}-"))
+        try:
+            recorder = Recorder(run, work, fingerprints)
+            outcomes.update(recorder.grade(todo, jobs=jobs, scheduler=scheduler))
+        finally:
+            if keep_work:
+                print(f"autograde work folder: {work}", file=sys.stderr)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
     finally:
-        if keep_work:
-            print(f"autograde work folder: {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        store.close()
     return [outcomes[student] for student in selected]
 
 
-def _record(coursedir, assignment, submitted, selected, work):
-    """Phase 2: write all executed submissions to the gradebook, serially."""
-    excluded = sorted(set(submitted) - set(selected))
-    if coursedir.student_id_exclude:
-        excluded += coursedir.student_id_exclude.split(",")
-    preprocessors = [
-        _REPLAY_EXECUTE if name == "nbgrader.preprocessors.Execute" else name
-        for name in _NBGRADER_AUTOGRADE_PREPROCESSORS
-    ]
-    args = ["autograde", assignment, "--force", f"--CourseDirectory.root={coursedir.root}"]
-    args += [f"--Autograde.autograde_preprocessors={name}" for name in preprocessors]
-    args.append(f"--ReplayExecute.executed_dir={work / 'executed'}")
-    if excluded:
-        args.append(f"--CourseDirectory.student_id_exclude={','.join(excluded)}")
-    log_path = work / "logs" / "record.log"
-    _nbgrader(args, cwd=coursedir.root, log_path=log_path)
-
-
-def _collect_outcomes(coursedir, assignment, outcomes):
-    """Fill `recorded` and `lost_cells` from the autograded notebooks."""
-    import nbformat
-
-    from grader.course.preprocessors import LOST_KERNEL_ERRORS
-
-    for student, outcome in outcomes.items():
-        graded = coursedir.format_path(coursedir.autograded_directory, student, assignment)
-        notebooks = sorted(glob.glob(os.path.join(graded, "*.ipynb")))
-        outcome.recorded = bool(notebooks)
-        for path in notebooks:
-            nb = nbformat.read(path, as_version=4)
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type == "code" and any(
-                    out.output_type == "error" and out.get("ename") in LOST_KERNEL_ERRORS
-                    for out in cell.outputs
-                ):
-                    outcome.lost_cells.append(index)
+def outcome_json(outcome):
+    """An `AutogradeOutcome` as JSON text."""
+    return json.dumps(dataclasses.asdict(outcome))

@@ -7,6 +7,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 __all__ = ["course_root", "git_tracking_warning", "load_course", "require_gradebook"]
@@ -63,7 +64,19 @@ def load_course(course_dir):
     config = Config()
     config.merge(PyFileConfigLoader(COURSE_CONFIG, path=str(root)).load_config())
     config.CourseDirectory.root = str(root)
+    _scripts_on_path()
     return config, CourseDirectory(config=config)
+
+
+def _scripts_on_path():
+    """Put this interpreter's scripts folder first on PATH (once).
+
+    nbgrader's gradebook runs its ``alembic`` script by name, which fails when
+    a virtual environment is used without being activated.
+    """
+    scripts = os.path.dirname(sys.executable)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
 
 
 def _submitted_students(coursedir, assignment):

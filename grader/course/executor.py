@@ -31,6 +31,7 @@ from grader.judge.remote import id_counter
 from grader.judge.source import check_call, reference_use
 
 __all__ = [
+    "CELL_TIMEOUT",
     "DEAD_KERNEL",
     "LOST_KERNEL_ERRORS",
     "NOTEBOOK_TIMEOUT",
@@ -45,6 +46,7 @@ __all__ = [
 # Error names written into cells whose kernel was lost; autograde reports them.
 DEAD_KERNEL = "DeadKernelError"
 STUCK_KERNEL = "KernelNotRespondingError"
+CELL_TIMEOUT = "CellTimeoutError"
 NOTEBOOK_TIMEOUT = "NotebookTimeoutError"
 NOT_EXECUTED = "NotExecutedError"
 LOST_KERNEL_ERRORS = (DEAD_KERNEL, STUCK_KERNEL, NOTEBOOK_TIMEOUT, NOT_EXECUTED)
@@ -164,6 +166,8 @@ class JudgedExecute(NotebookClient):
         self._lost_verdicts = {}
         # Set (from another thread) to stop after the kernel is killed.
         self.stop_requested = False
+        # Cells interrupted at the cell timeout (final pass).
+        self.timed_out = set()
 
     # Kernels ----------------------------------------------------------------------
 
@@ -236,6 +240,7 @@ class JudgedExecute(NotebookClient):
                 cell.execution_count = None
         self.verdicts = {index: verdict for index, verdict in self._lost_verdicts.items()
                          if index in self.lost}
+        self.timed_out = set()
         self._used_chars = 0
         self._cell_index = None
         self.reset_execution_trackers()
@@ -256,6 +261,15 @@ class JudgedExecute(NotebookClient):
         finally:
             self._close_channel()
 
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """Interrupt a cell at its timeout; a kernel deaf to the interrupt is stuck."""
+        index = next((i for i, c in enumerate(self.nb.cells) if c is cell), None)
+        if index in self.timed_out:
+            raise CellTimeoutError.error_from_timeout_and_cell(
+                "the kernel did not answer an interrupt", timeout, cell)
+        self.timed_out.add(index)
+        return await super()._async_handle_timeout(timeout, cell)
+
     def _run_cell(self, cell, index):
         try:
             self.execute_cell(cell, index, store_history=True)
@@ -266,11 +280,14 @@ class JudgedExecute(NotebookClient):
             raise _KernelLost(index, error_output(
                 STUCK_KERNEL, "the kernel did not answer an interrupt after the cell "
                               "timed out")) from None
+        if index in self.timed_out:
+            cell.outputs.append(error_output(
+                CELL_TIMEOUT, f"this cell ran longer than {self.timeout} s and was interrupted"))
         if self._judge is not None and is_test_cell(cell):
             self._judge_cell(cell, index)
 
     def _judge_cell(self, cell, index):
-        from grader.judge.judge import Verdict
+        from grader.judge.verdict import Verdict
 
         call = check_call(cell.source)
         if call is None:

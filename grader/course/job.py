@@ -43,7 +43,9 @@ class Job:
         notebook_timeout: seconds for the whole submission (None: no limit).
         sandbox: options of the sandbox (`SandboxLimits` fields), or None to
             run the kernel unsandboxed (``--no-sandbox``).
-        env: extra environment of the kernels (GPU, thread counts).
+        env: extra environment of the kernels (thread counts).
+        num_gpus: GPUs of the worker's machine; a worker's kernels see GPU
+            ``worker index % num_gpus`` with memory growth (`job_environment`).
     """
 
     assignment: str
@@ -54,6 +56,7 @@ class Job:
     notebook_timeout: float | None = None
     sandbox: dict | None = dataclasses.field(default_factory=dict)
     env: dict = dataclasses.field(default_factory=dict)
+    num_gpus: int = 0
 
 
 @dataclasses.dataclass
@@ -65,6 +68,7 @@ class JobResult:
         notebooks: notebook name -> executed notebook bytes (kernel outputs).
         verdicts: notebook name -> {cell index (str) -> `Verdict` JSON}.
         lost_cells: notebook name -> cell indices whose kernel was lost.
+        timed_out_cells: notebook name -> cell indices interrupted at the cell timeout.
         notebook_timeout: whether the deadline stopped the job.
         seconds: wall time of the job.
         isolation: how the kernels were isolated (the sandbox's description).
@@ -75,6 +79,7 @@ class JobResult:
     notebooks: dict = dataclasses.field(default_factory=dict)
     verdicts: dict = dataclasses.field(default_factory=dict)
     lost_cells: dict = dataclasses.field(default_factory=dict)
+    timed_out_cells: dict = dataclasses.field(default_factory=dict)
     notebook_timeout: bool = False
     seconds: float = 0.0
     isolation: str = ""
@@ -82,7 +87,14 @@ class JobResult:
 
 
 def judge_for(secret):
-    """This process's judge for a run's `secret` (built once, kept loaded)."""
+    """This process's judge for a run's `secret` (built once, kept loaded).
+
+    TensorFlow loads here (on a worker) without its C++ start-up lines
+    (`grader.course.tflog`).
+    """
+    from grader.course import tflog
+
+    tflog.install()
     from grader.judge.judge import Judge
 
     with _JUDGES_LOCK:
@@ -100,7 +112,7 @@ def kernel_env(extra=None):
     grading budgets), ``KERASDL_JUDGED`` (the kernel's own check leaves the
     hidden cases to the judge), quiet TensorFlow, plus `extra`.
     """
-    from grader.runner import JUDGED_ENV
+    from grader.kernel import JUDGED_ENV
 
     env = {"NBGRADER_EXECUTION": "autograde", JUDGED_ENV: "1", "TF_CPP_MIN_LOG_LEVEL": "3",
            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1"),
@@ -118,7 +130,7 @@ def _kernel_setup(job, work_dir):
     plain one started in `work_dir` with this process's environment plus
     `kernel_env`.
     """
-    env = kernel_env(job.env)
+    env = kernel_env({**_worker_env(job), **job.env})
     if job.sandbox is None:
         from jupyter_client.manager import AsyncKernelManager
 
@@ -139,6 +151,32 @@ def _kernel_setup(job, work_dir):
     return sandboxed, {}, str(info)
 
 
+def _worker_env(job):
+    """This worker's share of the machine: its GPU (if any) and TensorFlow threads.
+
+    On a Dask worker the worker's index picks the GPU (one worker per GPU) and
+    the machine's cores are shared by the worker's threads; the client's
+    `Job.env` (thread counts of the embedded cluster) wins over the latter.
+    """
+    from grader.course.autograder import job_environment
+
+    slot, threads = 0, 1
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        slot = int(worker.name) if str(worker.name).isdigit() else 0
+        threads = max(1, worker.state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        pass
+    env = job_environment(slot, job.num_gpus, base_env={})
+    cores = max(1, (os.cpu_count() or 1) // threads)
+    env.setdefault("TF_NUM_INTRAOP_THREADS", str(cores))
+    env.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    env.setdefault("OMP_NUM_THREADS", str(cores))
+    return env
+
+
 def _hard_kill(km):
     """Kill a kernel and everything it started, from any thread."""
     sandbox = getattr(km, "sandbox", None)
@@ -155,6 +193,9 @@ def _hard_kill(km):
 
 def execute_submission(job):
     """Execute and judge one submission's notebooks; returns a `JobResult` (never raises)."""
+    from grader.course import tflog
+
+    tflog.install()  # before anything here imports TensorFlow
     start = time.perf_counter()
     result = JobResult(job.student)
     deadline = None if job.notebook_timeout is None else time.monotonic() + job.notebook_timeout
@@ -199,6 +240,7 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
         result.verdicts[name] = {str(index): verdict.to_json()
                                  for index, verdict in client.verdicts.items()}
         result.lost_cells[name] = sorted(client.lost)
+        result.timed_out_cells[name] = sorted(client.timed_out)
 
 
 def _run_with_deadline(client, seconds, start_kwargs):

@@ -1,136 +1,42 @@
 """nbgrader preprocessors of `kerasdl-grade`, loaded by dotted name.
 
-nbgrader's processes name them in their configuration, e.g.
-``--Autograde.autograde_preprocessors=grader.course.preprocessors.ReplayExecute``:
-
-- `ResilientExecute`: nbgrader's `Execute`, surviving a dead or stuck kernel
-  (the *execute* phase of `grader.course.autograde`);
-- `ReplayExecute`: copies the outputs of already executed notebooks (the
-  serial *record* phase);
+- `ReplayExecute`: the execution step of the *record* phase of
+  `grader.course.autograde`: the submission was already executed and judged
+  by a worker (`grader.course.job`); this puts the executed outputs back in
+  place and makes the judge's verdict each graded test cell's score
+  (`grader.course.verdicts.graded_outputs`), so nbgrader's own pipeline
+  (sanitizing, locked cells, partial credit, late penalties) records it;
 - `ScrubHiddenTests`: removes hidden tests and their tracebacks from the
   feedback (`grader.course.generate_feedback`).
 
-This module imports nbgrader, nbclient and nbformat, never TensorFlow.
+This module imports nbgrader and nbformat, never TensorFlow.
 """
 
-import copy
+import json
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader.preprocessors import ClearHiddenTests, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from nbgrader.utils import is_grade
 from traitlets import Unicode
 
-__all__ = [
-    "DEAD_KERNEL",
-    "LOST_KERNEL_ERRORS",
-    "NOTEBOOK_TIMEOUT",
-    "NOT_EXECUTED",
-    "STUCK_KERNEL",
-    "ReplayExecute",
-    "ResilientExecute",
-    "ScrubHiddenTests",
-]
+from grader.course.executor import NOT_EXECUTED, error_output, is_test_cell
+from grader.course.verdicts import graded_outputs, not_judged
 
-# Error names written into cells whose kernel was lost; `autograde` reports them.
-DEAD_KERNEL = "DeadKernelError"
-STUCK_KERNEL = "KernelNotRespondingError"
-NOTEBOOK_TIMEOUT = "NotebookTimeoutError"
-NOT_EXECUTED = "NotExecutedError"
-LOST_KERNEL_ERRORS = (DEAD_KERNEL, STUCK_KERNEL, NOTEBOOK_TIMEOUT, NOT_EXECUTED)
-
-
-def _error_output(ename, evalue):
-    """An nbformat error output whose traceback is just `ename: evalue`."""
-    return nbformat.v4.new_output(
-        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
-    )
-
-
-class _KernelLost(Exception):
-    """The kernel died or stopped answering while running cell `index`."""
-
-    def __init__(self, index, output):
-        super().__init__(index)
-        self.index = index
-        self.output = output
-
-
-class ResilientExecute(Execute):
-    """nbgrader's `Execute`, surviving a dead or unresponsive kernel.
-
-    nbgrader 0.9 drops a student's whole autograded output when the kernel dies
-    (``os._exit``, a segfault, out of memory) or does not answer an interrupt
-    after a timeout. This preprocessor instead gives the offending cell an error
-    output (so it scores 0 if graded), starts a fresh kernel and executes the
-    notebook again from the top, skipping every cell that lost a kernel before.
-    Cells that finish normally, raise, or time out and are interrupted behave as
-    under nbgrader's `Execute` (the per-cell limit is ``Execute.timeout``).
-
-    Since each restart skips one more cell, a notebook is executed at most
-    ``1 + number of code cells`` times.
-    """
-
-    def preprocess(self, nb, resources=None, km=None):
-        lost = {}  # cell index -> error output standing in for its execution
-        num_code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
-        for _ in range(num_code_cells + 1):
-            try:
-                return self._execute_skipping(nb, resources, km, lost)
-            except _KernelLost as error:
-                self.log.warning("Kernel lost in cell %d; restarting", error.index)
-                lost[error.index] = error.output
-        raise RuntimeError("every code cell lost its kernel")  # unreachable
-
-    def _execute_skipping(self, nb, resources, km, lost):
-        """One pass of `ExecutePreprocessor.preprocess` that skips `lost` cells."""
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = []
-                cell.execution_count = None
-        NotebookClient.__init__(self, nb, km)
-        self.reset_execution_trackers()
-        self._check_assign_resources(resources)
-        with self.setup_kernel():
-            info_msg = self.wait_for_reply(self.kc.kernel_info())
-            if info_msg is not None and "language_info" in info_msg["content"]:
-                self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
-            for index, cell in enumerate(self.nb.cells):
-                if index in lost:
-                    cell.outputs = [copy.deepcopy(lost[index])]
-                    continue
-                try:
-                    self.preprocess_cell(cell, resources, index)
-                except DeadKernelError:
-                    raise _KernelLost(
-                        index,
-                        _error_output(DEAD_KERNEL, "the kernel died while running this cell"),
-                    ) from None
-                except CellTimeoutError:
-                    raise _KernelLost(
-                        index,
-                        _error_output(
-                            STUCK_KERNEL,
-                            "the kernel did not answer an interrupt after the cell timed out",
-                        ),
-                    ) from None
-        self.set_widgets_metadata()
-        return self.nb, self.resources
+__all__ = ["ReplayExecute", "ScrubHiddenTests"]
 
 
 class ReplayExecute(NbGraderPreprocessor):
-    """nbgrader execution step that replays outputs of an executed notebook.
+    """nbgrader execution step that replays a worker's executed notebook and verdicts.
 
-    Used in the serial *record* phase of `autograde`: the submission was already
-    executed (by `ResilientExecute`, in a private course); this copies the
-    outputs and execution counts of
-    ``{executed_dir}/{student}/{notebook}.ipynb`` cell by cell. When that file is
-    missing (the job was killed at the notebook timeout, or nbgrader could not
-    process the submission) or its cells do not match, every code cell gets an
-    error output, so each graded code cell scores 0 and the submission is still
-    recorded.
+    Reads ``{executed_dir}/{student}/{notebook}.ipynb`` (the kernel's outputs)
+    and ``{notebook}.verdicts.json`` (the judge's verdicts by cell index),
+    both written by the course's trusted process from the job's result.
+    Every code cell gets its executed outputs; every graded test cell gets
+    the judge's verdict first (`graded_outputs`), or a zero verdict "not
+    judged" when there is none. A missing executed notebook, or one whose
+    cells do not match the submission, gives every code cell an error output
+    (every graded cell scores 0) and the submission is still recorded.
     """
 
     executed_dir = Unicode(
@@ -143,24 +49,43 @@ class ReplayExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        path = Path(self.executed_dir) / info["student"] / f"{info['notebook']}.ipynb"
+        folder = Path(self.executed_dir) / info["student"]
+        path = folder / f"{info['notebook']}.ipynb"
         executed = nbformat.read(path, as_version=4) if path.exists() else None
         if executed is not None and not _same_cells(nb, executed):
             self.log.warning("Executed notebook %s does not match the submission", path)
             executed = None
+        verdicts = _read_verdicts(folder / f"{info['notebook']}.verdicts.json")
         if executed is None:
             for cell in nb.cells:
                 if cell.cell_type == "code":
-                    cell.outputs = [_error_output(NOT_EXECUTED, self.missing_reason)]
+                    cell.outputs = [error_output(NOT_EXECUTED, self.missing_reason)]
                     cell.execution_count = None
             return nb, resources
-        for cell, done in zip(nb.cells, executed.cells):
-            if cell.cell_type == "code":
+        for index, (cell, done) in enumerate(zip(nb.cells, executed.cells)):
+            if cell.cell_type != "code":
+                continue
+            cell.execution_count = done.execution_count
+            if is_test_cell(cell):
+                verdict = verdicts.get(index) or not_judged(
+                    "?", float(cell.metadata["nbgrader"].get("points", 0)),
+                    "the grader has no verdict for this cell")
+                cell.outputs, _ = graded_outputs(done.outputs, verdict)
+            else:
                 cell.outputs = done.outputs
-                cell.execution_count = done.execution_count
         if "language_info" in executed.metadata:
             nb.metadata["language_info"] = executed.metadata["language_info"]
         return nb, resources
+
+
+def _read_verdicts(path):
+    """``{cell index: Verdict}`` from a verdicts file ({} if there is none)."""
+    from grader.judge.verdict import Verdict
+
+    if not path.exists():
+        return {}
+    return {int(index): Verdict.from_json(data)
+            for index, data in json.loads(path.read_text()).items()}
 
 
 def _same_cells(nb, other):

@@ -23,7 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["DEFAULT_PACKAGES", "editable_hooks", "package_snapshot", "snapshot_cache_dir"]
+__all__ = [
+    "DEFAULT_PACKAGES",
+    "editable_hooks",
+    "package_snapshot",
+    "packages_digest",
+    "snapshot_cache_dir",
+]
 
 # Packages a graded notebook imports from the course.
 DEFAULT_PACKAGES = ("kerasdl", "grader")
@@ -79,6 +85,15 @@ def _digest(sources):
             digest.update(b"\0file\0" + str(relative).encode() + b"\0")
             digest.update((root / relative).read_bytes())
     return digest.hexdigest()[:_DIGEST_CHARS]
+
+
+def packages_digest(packages=DEFAULT_PACKAGES):
+    """Hash of the packages' files (what a snapshot of them would be named by).
+
+    Two processes grade alike only if this is equal: the grading workers of a
+    cluster are compared with the instructor's machine by it.
+    """
+    return _digest({name: _package_dir(name) for name in packages})
 
 
 def _set_read_only(root, writable=False):

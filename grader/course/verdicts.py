@@ -38,7 +38,7 @@ VERDICT_KEY = "kerasdl_verdict"
 
 def not_judged(exercise, points, reason):
     """A zero verdict for a graded cell the judge could not grade."""
-    from grader.judge.judge import Verdict
+    from grader.judge.verdict import Verdict
 
     return Verdict(exercise, 0.0, points, message=f"not judged: {reason}")
 

@@ -16,5 +16,6 @@ references, and compares them.
   side is remote;
 - `grader.judge.source`: static checks of the notebook's source (reference
   use, test cells);
-- `grader.judge.judge`: `Judge.grade` and `Verdict`.
+- `grader.judge.judge`: `Judge.grade`;
+- `grader.judge.verdict`: `Verdict`, the decision on one test cell, as data.
 """

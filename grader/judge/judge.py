@@ -14,7 +14,6 @@ when the kernel stops answering, every later case fails and the verdict says
 why (`Verdict.kernel_lost`), and the job restarts the kernel.
 """
 
-import dataclasses
 import time
 
 from grader.errors import CaseFailed
@@ -22,6 +21,7 @@ from grader.judge.channel import ChannelError, KernelUnresponsive
 from grader.judge.context import Findings, JudgeContext
 from grader.judge.remote import id_counter
 from grader.registry import default_registry
+from grader.judge.verdict import Verdict
 from grader.results import CaseResult, Score
 from grader.runner import HIDDEN_FAILURE, build_cases, case_timeout, run_case, memo_for
 from grader.sandbox import tf32_disabled
@@ -38,50 +38,6 @@ def hidden_seed(secret, exercise_id):
     import zlib
 
     return (int(secret) + zlib.crc32(exercise_id.encode())) % _SEED_MODULUS
-
-
-@dataclasses.dataclass
-class Verdict:
-    """The judge's decision on one graded test cell.
-
-    Attributes:
-        exercise: exercise id.
-        score: the points awarded (what the gradebook records).
-        points: the exercise's maximum points.
-        public_score: the score over the public cases alone (what an honest
-            self-check in the kernel prints), or None if no case ran.
-        results: the `CaseResult`s, public cases first.
-        message: why the score is 0 without (all) cases, or None.
-        kernel_lost: why the kernel stopped answering, or None.
-        seconds: wall time of the judging.
-    """
-
-    exercise: str
-    score: float
-    points: float
-    public_score: float | None = None
-    results: list = dataclasses.field(default_factory=list)
-    message: str | None = None
-    kernel_lost: str | None = None
-    seconds: float = 0.0
-
-    def as_score(self):
-        """The verdict as a `grader.results.Score` (for the feedback renderers)."""
-        return Score(self.score, exercise=self.exercise, points=self.points,
-                     results=self.results, integrity_message=self.message)
-
-    def to_json(self):
-        data = dataclasses.asdict(self)
-        data["results"] = [dataclasses.asdict(result) for result in self.results]
-        return data
-
-    @classmethod
-    def from_json(cls, data):
-        data = dict(data)
-        data["results"] = [CaseResult(**{**result, "worst_index": tuple(result["worst_index"])
-                                         if result.get("worst_index") is not None else None})
-                           for result in data.get("results", [])]
-        return cls(**data)
 
 
 class Judge:

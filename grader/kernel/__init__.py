@@ -8,3 +8,7 @@ data this code sends back (`grader.wire`), and which never trusts it.
 - `grader.kernel.host`: answers the judge's requests over a Jupyter comm
   (look up the student's object, call it on the judge's inputs, run a probe).
 """
+
+# Set in a kernel whose test cells the judge grades: its own check leaves the
+# hidden cases to the judge, which draws them from a seed this kernel never sees.
+JUDGED_ENV = "KERASDL_JUDGED"

@@ -1,0 +1,129 @@
+"""Grading workers on Dask distributed: where the execute jobs run.
+
+`GradingCluster` is a `distributed.Client` on either an embedded
+`distributed.LocalCluster` (the default: ``jobs`` worker processes on this
+machine, one job at a time each) or an existing cluster (``--scheduler
+ADDRESS``: `dask scheduler` / `dask worker` by hand, dask-jobqueue on SLURM,
+dask-kubernetes). Each task is one submission (`grader.course.job.
+execute_submission`): its notebooks travel to the worker as bytes and come
+back as bytes, so workers need no shared filesystem, only this project
+installed. Before any grading every worker is asked for its identity
+(`worker_identity`: the kerasdl version and a hash of the kerasdl and grader
+sources, which fixes the exercise registry); a worker that differs from the
+client is refused with a message naming it.
+
+A worker lost in the middle of a submission is Dask's to handle: the task
+runs again on another worker (``distributed.scheduler.allowed-failures``),
+and the client records each submission once, when its result arrives.
+"""
+
+import logging
+import os
+
+__all__ = ["GradingCluster", "SCHEDULER_ENV", "worker_identity"]
+
+# Environment variable naming the scheduler when --scheduler is not given.
+SCHEDULER_ENV = "KERASDL_SCHEDULER"
+# Seconds to wait for the scheduler and the first worker.
+CONNECT_TIMEOUT = 60
+
+
+def worker_identity():
+    """What must match between the client and a worker: versions and source hashes."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from grader.course.sandbox_packages import packages_digest
+
+    try:
+        kerasdl_version = version("kerasdl")
+    except PackageNotFoundError:
+        kerasdl_version = "unknown"
+    return {"kerasdl": kerasdl_version, "sources": packages_digest()}
+
+
+def _dashboard_address():
+    """Dask's dashboard needs bokeh; without it there is none."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return None
+    return ":0"
+
+
+class GradingCluster:
+    """A Dask client for grading jobs (context manager).
+
+    Args:
+        jobs: worker processes of the embedded cluster (ignored with `scheduler`).
+        scheduler: address of an existing scheduler, or None for the embedded one.
+        worker_env: environment variables of the embedded workers' processes.
+
+    Attributes:
+        client: the `distributed.Client`.
+        dashboard: the dashboard's address, or None.
+        description: "embedded (N workers)" or "scheduler ADDRESS (N workers)".
+
+    Raises:
+        RuntimeError: a worker's identity differs from the client's, or no
+            worker answered.
+    """
+
+    def __init__(self, jobs=1, scheduler=None, worker_env=None):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        else:
+            self.cluster = LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True,
+                dashboard_address=_dashboard_address(), silence_logs=logging.ERROR,
+                env=dict(worker_env or {}),
+            )  # fmt: skip
+            self.client = Client(self.cluster)
+        try:
+            self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            self._check_workers()
+        except BaseException:
+            self.close()
+            raise
+        info = self.client.scheduler_info()
+        count = len(info.get("workers", {}))
+        self.description = (f"scheduler {scheduler} ({count} workers)" if scheduler
+                            else f"embedded ({count} worker processes)")
+        self.dashboard = self.client.dashboard_link if _dashboard_address() or scheduler \
+            else None
+
+    def _check_workers(self):
+        mine = worker_identity()
+        theirs = self.client.run(worker_identity)
+        wrong = {address: identity for address, identity in theirs.items() if identity != mine}
+        if wrong:
+            listed = "; ".join(f"{address}: kerasdl {identity.get('kerasdl')}, sources "
+                               f"{identity.get('sources')}" for address, identity in wrong.items())
+            raise RuntimeError(
+                f"{len(wrong)} grading worker(s) run another kerasdl or grader than this "
+                f"machine (kerasdl {mine['kerasdl']}, sources {mine['sources']}): {listed}. "
+                "Install the same version of the project on every worker.")
+
+    def submit(self, function, *args, key):
+        """Run `function(*args)` on a worker; returns its future."""
+        return self.client.submit(function, *args, key=key, pure=False)
+
+    def close(self):
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def cores_per_job(jobs):
+    """CPU cores each of `jobs` concurrent jobs on this machine may use (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
