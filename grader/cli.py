@@ -140,6 +140,8 @@ def build_parser():
         "column per graded cell), pass_rates.csv and two PNG plots; print a summary.",
     )  # fmt: skip
     p.add_argument("--out", metavar="DIR", help="output folder (default: <course>/reports/<A>)")
+    p.add_argument("--audit", action="store_true",
+                   help="also print the audit log: every grade autograde changed, old -> new")
 
     p = sub.add_parser(
         "feedback", parents=[course_assignment], help="HTML feedback without hidden tests",
@@ -224,29 +226,12 @@ def _cmd_autograde(args):
         memory_bytes=None if args.memory is None else args.memory << 20,
         scheduler=args.scheduler, force=args.force,
     )  # fmt: skip
-    print(_outcome_table(outcomes))
+    print(grading.outcome_table(outcomes))
     not_graded = sum(outcome.state == "not graded" for outcome in outcomes)
     if not_graded:
         print(f"\n{not_graded} submission(s) not graded: see the reason above; their previous "
               "grades (if any) are unchanged.")
     return 1 if not_graded else 0
-
-
-def _outcome_table(outcomes):
-    """One line per student: state, score, time, and why (errors, flags, reasons)."""
-    lines = [f"{'student':20s} {'state':20s} {'score':>11s} {'time':>8s}  notes"]
-    for outcome in outcomes:
-        score = ("" if outcome.score is None
-                 else f"{outcome.score:g} / {outcome.max_score:g}")
-        notes = [outcome.reason] if outcome.reason else []
-        notes += [f"FLAG {flag}" for flag in outcome.flags]
-        seconds = f"{outcome.seconds:.1f} s" if outcome.seconds else ""
-        lines.append(f"{outcome.student:20s} {outcome.state:20s} {score:>11s} {seconds:>8s}  "
-                     f"{'; '.join(notes)}")
-    isolations = sorted({o.isolation for o in outcomes if o.isolation})
-    if isolations:
-        lines.append(f"isolation: {'; '.join(isolations)}")
-    return "\n".join(lines)
 
 
 def _warn_if_tracked(command, path):
@@ -263,11 +248,19 @@ def _cmd_report(args):
 
     paths, grades, cells = grading.write_report(args.assignment, args.course, args.out)
     similarity = [column for column in STUDENT_COLUMNS if column in grades.columns]
-    summary = grades[["student_id", "score", "max_score", *cells["cell"], *similarity]]
+    summary = grades[["student_id", "state", "score", "max_score", *cells["cell"], *similarity,
+                      "state_reason", "flags"]]
     _print_table(summary)
     print()
     _print_table(cells[["cell", "max_score", "submissions", "mean_score", "pass_rate"]])
     print()
+    if args.audit:
+        import pandas as pd
+
+        audit = pd.read_csv(paths.audit_csv)
+        print("Audit log (every grade autograde changed):")
+        _print_table(audit) if len(audit) else print("(empty)")
+        print()
     for name, path in dataclasses.asdict(paths).items():
         print(f"{name}: {path}")
     _warn_if_tracked("report", paths.grades_csv)

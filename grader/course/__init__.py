@@ -50,6 +50,7 @@ __all__ = [
     "generate_feedback",
     "gradebook_frames",
     "job_environment",
+    "outcome_table",
     "load_course",
     "write_report",
 ]
@@ -61,6 +62,7 @@ _LAZY_EXPORTS = {
     "autograde": "grader.course.autograder",
     "count_visible_gpus": "grader.course.autograder",
     "job_environment": "grader.course.autograder",
+    "outcome_table": "grader.course.autograder",
     "load_course": "grader.course.coursedir",
     "exercise_table": "grader.course.exercises",
     "generate_feedback": "grader.course.feedback",

@@ -45,6 +45,7 @@ __all__ = [
     "autograde",
     "count_visible_gpus",
     "job_environment",
+    "outcome_table",
 ]
 
 # Whole-notebook wall-clock limit (seconds) when `--notebook-timeout` is not given.
@@ -289,6 +290,23 @@ def autograde(
     finally:
         store.close()
     return [outcomes[student] for student in selected]
+
+
+def outcome_table(outcomes):
+    """One line per student: state, score, time, and why (errors, flags, reasons)."""
+    lines = [f"{'student':20s} {'state':20s} {'score':>11s} {'time':>8s}  notes"]
+    for outcome in outcomes:
+        score = ("" if outcome.score is None
+                 else f"{outcome.score:g} / {outcome.max_score:g}")
+        notes = [outcome.reason] if outcome.reason else []
+        notes += [f"FLAG {flag}" for flag in outcome.flags]
+        seconds = f"{outcome.seconds:.1f} s" if outcome.seconds else ""
+        lines.append(f"{outcome.student:20s} {outcome.state:20s} {score:>11s} {seconds:>8s}  "
+                     f"{'; '.join(notes)}")
+    isolations = sorted({o.isolation for o in outcomes if o.isolation})
+    if isolations:
+        lines.append(f"isolation: {'; '.join(isolations)}")
+    return "\n".join(lines)
 
 
 def outcome_json(outcome):

@@ -205,12 +205,9 @@ class JudgedExecute(NotebookClient):
             run_sync(lambda: result)()
 
     def _is_alive(self):
-        from jupyter_core.utils import run_sync
-
-        result = self.km.is_alive()
-        if hasattr(result, "__await__"):
-            return run_sync(lambda: result)()
-        return result
+        """Whether the kernel's process still runs (no event loop needed)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process is not None and process.poll() is None
 
     def _close_channel(self):
         if self._channel is not None:
@@ -229,9 +226,19 @@ class JudgedExecute(NotebookClient):
             except _KernelLost as error:
                 self.lost[error.index] = error.output
                 if self.stop_requested:
+                    self._mark_not_run()
                     return self.nb
                 self.log.warning("Kernel lost in cell %d; restarting", error.index)
         raise RuntimeError("every code cell lost its kernel")  # unreachable
+
+    def _mark_not_run(self):
+        """After the deadline: every code cell that did not run gets a timeout error."""
+        for index, cell in enumerate(self.nb.cells):
+            if (cell.cell_type == "code" and index not in self.lost
+                    and cell.get("execution_count") is None):
+                self.lost[index] = error_output(
+                    NOTEBOOK_TIMEOUT, "the notebook ran out of time before this cell")
+                cell.outputs = [self.lost[index]]
 
     def _one_pass(self, **kwargs):
         for cell in self.nb.cells:
@@ -271,6 +278,9 @@ class JudgedExecute(NotebookClient):
         return await super()._async_handle_timeout(timeout, cell)
 
     def _run_cell(self, cell, index):
+        if self.stop_requested:  # the notebook's deadline passed: nothing more runs
+            raise _KernelLost(index, error_output(
+                NOTEBOOK_TIMEOUT, "the notebook ran out of time before this cell"))
         try:
             self.execute_cell(cell, index, store_history=True)
         except DeadKernelError:
@@ -283,7 +293,7 @@ class JudgedExecute(NotebookClient):
         if index in self.timed_out:
             cell.outputs.append(error_output(
                 CELL_TIMEOUT, f"this cell ran longer than {self.timeout} s and was interrupted"))
-        if self._judge is not None and is_test_cell(cell):
+        if self._judge is not None and is_test_cell(cell) and not self.stop_requested:
             self._judge_cell(cell, index)
 
     def _judge_cell(self, cell, index):

@@ -219,7 +219,7 @@ def execute_submission(job):
 def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
     import nbformat
 
-    from grader.course.executor import NOTEBOOK_TIMEOUT, JudgedExecute, error_output
+    from grader.course.executor import JudgedExecute
 
     for name, data in job.notebooks.items():
         nb = nbformat.reads(data.decode("utf-8") if isinstance(data, bytes) else data,
@@ -227,15 +227,9 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
         remaining = None if deadline is None else deadline - time.monotonic()
         client = JudgedExecute(nb, km_factory=factory, judge=judge,
                                timeout=job.cell_timeout, startup_timeout=STARTUP_TIMEOUT)
-        timed_out = _run_with_deadline(client, remaining, start_kwargs)
-        if timed_out:
+        if _run_with_deadline(client, remaining, start_kwargs):
             result.notebook_timeout = True
-            for index, cell in enumerate(nb.cells):
-                if (cell.cell_type == "code" and index not in client.lost
-                        and cell.get("execution_count") is None):
-                    client.lost[index] = error_output(
-                        NOTEBOOK_TIMEOUT, "the notebook ran out of time before this cell")
-                    cell.outputs = [client.lost[index]]
+            client._mark_not_run()
         result.notebooks[name] = nbformat.writes(nb).encode("utf-8")
         result.verdicts[name] = {str(index): verdict.to_json()
                                  for index, verdict in client.verdicts.items()}
@@ -246,15 +240,21 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
 def _run_with_deadline(client, seconds, start_kwargs):
     """Run `client.execute`; at the deadline kill its kernel. Returns True if it fired."""
     fired = threading.Event()
+    finished = threading.Event()
 
     def kill():
+        # The flag stops every later cell; the kill stops the one running. A
+        # kernel still starting when the deadline passes is killed each second.
         fired.set()
         client.stop_requested = True
-        if client.km is not None:
-            try:
-                _hard_kill(client.km)
-            except Exception:  # noqa: BLE001 (already gone)
-                pass
+        while True:
+            if client.km is not None:
+                try:
+                    _hard_kill(client.km)
+                except Exception:  # noqa: BLE001 (already gone)
+                    pass
+            if finished.wait(1.0):
+                return
 
     timer = None if seconds is None else threading.Timer(max(seconds, 0.0), kill)
     if timer is not None:
@@ -266,6 +266,7 @@ def _run_with_deadline(client, seconds, start_kwargs):
         if not fired.is_set():
             client.log.error("execution failed: %s", error)
     finally:
+        finished.set()
         if timer is not None:
             timer.cancel()
     return fired.is_set()

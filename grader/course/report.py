@@ -12,7 +12,7 @@ from pathlib import Path
 from grader.course.coursedir import load_course, require_gradebook
 
 __all__ = [
-    "EXPORT_COLUMNS", "ReportPaths", "gradebook_frames", "pass_rate_figure", "score_figure",
+    "AUDIT_COLUMNS", "EXPORT_COLUMNS", "STATE_COLUMNS", "ReportPaths", "audit_frame", "gradebook_frames", "pass_rate_figure", "score_figure",
     "write_report",
 ]  # fmt: skip
 
@@ -137,6 +137,7 @@ class ReportPaths:
     pass_rates_csv: Path
     score_plot: Path
     pass_rate_plot: Path
+    audit_csv: Path
 
 
 def score_figure(scores, max_score, title):
@@ -226,12 +227,56 @@ def _add_similarity(grades, coursedir, assignment):
     return merged.drop(columns="student")[[*grades.columns, *STUDENT_COLUMNS]]
 
 
+# Columns of the submission states autograde recorded (`grader.course.status`).
+STATE_COLUMNS = ["state", "state_reason", "flags"]
+
+
+def _add_states(grades, coursedir, assignment):
+    """`grades` with each student's autograde state; a not-graded score is empty.
+
+    A student whose submission could not be graded and who has no earlier
+    grade gets no score (NaN), never a 0.0 that reads like a graded zero.
+    """
+    import numpy as np
+
+    from grader.course.status import NOT_GRADED, read_states
+
+    states = read_states(coursedir.db_url, assignment)
+    grades = grades.copy()
+    grades["state"] = [states.get(s, {}).get("state") or
+                       ("graded" if t is not None and t == t else "no submission")
+                       for s, t in zip(grades["student_id"], grades["timestamp"])]
+    grades["state_reason"] = [states.get(s, {}).get("reason") for s in grades["student_id"]]
+    grades["flags"] = [states.get(s, {}).get("flags") for s in grades["student_id"]]
+    never_graded = (grades["state"] == NOT_GRADED) & grades["timestamp"].isna()
+    for column in ("raw_score", "score", "late_submission_penalty"):
+        grades[column] = grades[column].astype("float64").where(~never_graded, np.nan)
+    return grades
+
+
+# Columns of the audit log table (one row per grade an autograde run changed).
+AUDIT_COLUMNS = ["run_id", "time", "student", "notebook", "cell", "old_score", "new_score"]
+
+
+def audit_frame(coursedir, assignment):
+    """The audit log of `assignment` as a table (`AUDIT_COLUMNS`), oldest first."""
+    import pandas as pd
+
+    from grader.course.status import read_audit
+
+    rows = read_audit(coursedir.db_url, assignment)
+    return pd.DataFrame([{column: row[column] for column in AUDIT_COLUMNS} for row in rows],
+                        columns=AUDIT_COLUMNS)
+
+
 def write_report(assignment, course_dir=".", out_dir=None):
     """Write the grades CSV, the pass-rate table and the plots of `assignment`.
 
-    When ``kerasdl-grade similarity`` has been run on the assignment, its
-    per-student columns (`grader.course.similarity.STUDENT_COLUMNS`) are added
-    to the grades CSV and table.
+    The grades CSV and table also hold each student's autograde state
+    (`STATE_COLUMNS`: graded, graded with errors, not graded, with the
+    reason and the flags for the instructor) and, when ``kerasdl-grade
+    similarity`` has been run on the assignment, its per-student columns
+    (`grader.course.similarity.STUDENT_COLUMNS`).
 
     Args:
         assignment: assignment id.
@@ -252,7 +297,7 @@ def write_report(assignment, course_dir=".", out_dir=None):
 
     grades, cells = gradebook_frames(assignment, course_dir)
     _, coursedir = load_course(course_dir)
-    grades = _add_similarity(grades, coursedir, assignment)
+    grades = _add_similarity(_add_states(grades, coursedir, assignment), coursedir, assignment)
     out = Path(out_dir) if out_dir else Path(coursedir.root) / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(
@@ -260,9 +305,11 @@ def write_report(assignment, course_dir=".", out_dir=None):
         pass_rates_csv=out / "pass_rates.csv",
         score_plot=out / "score_distribution.png",
         pass_rate_plot=out / "pass_rates.png",
+        audit_csv=out / "audit.csv",
     )
     grades.to_csv(paths.grades_csv, index=False)
     cells.to_csv(paths.pass_rates_csv, index=False)
+    audit_frame(coursedir, assignment).to_csv(paths.audit_csv, index=False)
 
     submitted = grades[grades["timestamp"].notna()]
     max_score = float(grades["max_score"].iloc[0]) if len(grades) else 0.0

@@ -22,6 +22,9 @@ __all__ = [
     "GRADED_WITH_ERRORS",
     "NOT_GRADED",
     "StatusStore",
+    "cell_scores",
+    "read_audit",
+    "read_states",
 ]
 
 GRADED = "graded"
@@ -135,3 +138,40 @@ def cell_scores(gradebook, assignment, student):
         return {}
     return {(notebook.name, grade.name): grade.score
             for notebook in submission.notebooks for grade in notebook.grades}
+
+
+def _existing(db_url, table):
+    """An engine on `db_url` if the table exists there (None otherwise; creates nothing)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    if not sa.inspect(engine).has_table(table):
+        engine.dispose()
+        return None
+    return engine
+
+
+def read_states(db_url, assignment):
+    """``{student: row}`` of `assignment`'s states, without creating any table."""
+    engine = _existing(db_url, "kerasdl_status")
+    if engine is None:
+        return {}
+    engine.dispose()
+    store = StatusStore(db_url)
+    try:
+        return store.get(assignment)
+    finally:
+        store.close()
+
+
+def read_audit(db_url, assignment):
+    """The audit log of `assignment` (list of dicts), without creating any table."""
+    engine = _existing(db_url, "kerasdl_audit")
+    if engine is None:
+        return []
+    engine.dispose()
+    store = StatusStore(db_url)
+    try:
+        return store.audit_rows(assignment)
+    finally:
+        store.close()

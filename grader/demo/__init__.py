@@ -302,9 +302,8 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
         outcomes = grading.autograde(
             assignment, course, jobs=jobs, timeout=timeout or DEMO_CELL_TIMEOUT,
         )  # fmt: skip
-        for outcome in outcomes:
-            if not outcome.recorded:
-                print(f"{outcome.student}: NOT RECORDED")
+        print("\nAutograde (state, score, and what the instructor should know):")
+        print(grading.outcome_table(outcomes))
         feedback = grading.generate_feedback(assignment, course)
         paths, grades, cells = grading.write_report(assignment, course)
         with pd.option_context("display.width", 200, "display.max_columns", None):

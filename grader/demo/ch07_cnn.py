@@ -165,4 +165,16 @@ def lenet():
         },
         expected={"test_conv_output_shape": 0.0, "test_pool2d": 0.0, "test_lenet": 0.0},
     ),
+    hal=Submission(
+        base="stub",
+        answers={
+            # The kernel's own check now prints full points for every exercise;
+            # the judge, outside the kernel, grades the untouched stubs: 0.
+            "corr2d": '''\
+grader.check = lambda exercise_id, obj, **kwargs: grader.points(exercise_id)
+
+def corr2d(X, K):
+    raise NotImplementedError''',
+        },
+    ),
 )

@@ -1,6 +1,6 @@
 """The sample class: who the demo students are and what they submit.
 
-Every assignment of the demo gets one submission from each of the seven
+Every assignment of the demo gets one submission from each of the eight
 students below. A submission starts from the released notebook; each solution
 cell (keyed by its nbgrader ``grade_id``) is filled with the student's code,
 or, for cells the student did not write specifically, with the instructor's
@@ -23,6 +23,7 @@ STUDENTS = {
     "eve": "code that raises",
     "finn": "one function that loops forever",
     "gia": "tries to cheat: calls the reference, always-equal objects, patches NumPy",
+    "hal": "forges the grade in the kernel: one line replaces grader.check, answers untouched",
 }
 
 
