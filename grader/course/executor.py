@@ -198,11 +198,21 @@ class JudgedExecute(NotebookClient):
         return self._channel
 
     def _interrupt(self):
-        from jupyter_core.utils import run_sync
+        """Interrupt the kernel by an ``interrupt_request`` on its control channel.
 
-        result = self.km.interrupt_kernel()
-        if hasattr(result, "__await__"):
-            run_sync(lambda: result)()
+        The judge runs inside nbclient's event loop, so the kernel manager's
+        own (possibly asynchronous) ``interrupt_kernel`` cannot be awaited here;
+        ipykernel answers the control message by interrupting itself.
+        """
+        channel = self._channel
+        if channel is None:
+            return
+        client = channel.client
+        try:
+            client.session.send(client.control_channel.socket,
+                                client.session.msg("interrupt_request", {}))
+        except Exception:  # noqa: BLE001 (a dead kernel: the caller sees it next)
+            pass
 
     def _is_alive(self):
         """Whether the kernel's process still runs (no event loop needed)."""

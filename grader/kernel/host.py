@@ -33,6 +33,9 @@ __all__ = ["TARGET", "Host", "serve"]
 TARGET = "kerasdl_judge"
 # Characters of a student exception's message sent back.
 MAX_MESSAGE_CHARS = 400
+# Largest answer (buffers) sent to the judge; the same bound as the judge's
+# `grader.judge.channel.MAX_REPLY_BYTES` (not imported: the host stays small).
+MAX_REPLY_BYTES = 64 << 20
 
 
 def _qualified(cls):
@@ -64,6 +67,12 @@ class Host:
             out_buffers = []
             reply = {"error": f"{type(error).__name__}: {error}"[:MAX_MESSAGE_CHARS],
                      "where": traceback.format_exc(limit=3)[-MAX_MESSAGE_CHARS:]}
+        size = sum(len(b) for b in out_buffers)
+        if size > MAX_REPLY_BYTES:
+            # The judge's sockets drop messages this large: answer with an error
+            # that fails the one case instead of a reply that never arrives.
+            out_buffers = []
+            reply = {"error": f"the answer is {size} bytes, over {MAX_REPLY_BYTES}"}
         self.comm.send(reply, buffers=out_buffers)
 
     # Requests ------------------------------------------------------------------
