@@ -83,11 +83,16 @@ def disagreement(verdict, outputs):
     Compares the number the kernel printed with the judge's score on the
     same (public) cases. A kernel that printed nothing although its cell ran
     without error is a disagreement too (nbgrader would have given full
-    credit to that cell).
+    credit to that cell). When the judge graded no public case (an object
+    that is missing, a reference call, a stub), any printed number above the
+    judge's score is one: the kernel claimed points the code did not earn.
     """
-    if verdict.public_score is None or verdict.message:
-        return None
     printed = kernel_score(outputs)
+    if verdict.public_score is None or verdict.message:
+        if printed is not None and printed > float(verdict.score) + SCORE_ATOL:
+            return (f"kernel output disagrees with the grader: the notebook printed "
+                    f"{printed:g}, the grader gave {float(verdict.score):g}")
+        return None
     if printed is None:
         if _kernel_errored(outputs):
             return None

@@ -4,8 +4,10 @@
 exercise's test cell: it looks the student's object up in the kernel by the
 expression the (locked) test cell passes to `grader.check`, runs the
 exercise's public cases with their fixed seeds (the ones the student's
-self-check ran) and its hidden cases with seeds derived from the run's secret
-(`secret_seed`, never sent to the kernel before the inputs themselves), and
+self-check ran) and its hidden cases with inputs and seeds derived from the
+run's secret by a keyed hash (`hidden_seed`, `hidden_call_seed`: the kernel
+sees a case's call seed with its inputs, and nothing it sees leads back to the
+secret or to another case), and
 returns a `Verdict`. Expected values come from the judge's own references;
 the kernel only ever supplies the student's outputs.
 
@@ -26,18 +28,35 @@ from grader.results import CaseResult, Score
 from grader.runner import HIDDEN_FAILURE, build_cases, case_timeout, run_case, memo_for
 from grader.sandbox import tf32_disabled
 
-__all__ = ["Judge", "Verdict", "hidden_seed"]
+__all__ = ["Judge", "Verdict", "hidden_call_seed", "hidden_seed"]
 
-# Hidden cases of an exercise are built with this seed offset from the run's
-# secret, so two exercises never share hidden inputs.
+# Seeds derived from the run's secret are taken modulo this (a valid NumPy,
+# TensorFlow and Python seed).
 _SEED_MODULUS = 2**31 - 1
 
 
-def hidden_seed(secret, exercise_id):
-    """The builder seed of an exercise's hidden cases under the run's `secret`."""
-    import zlib
+def _keyed_seed(secret, *parts):
+    """A seed from HMAC-SHA256 keyed by `secret` over `parts` (one-way)."""
+    import hashlib
+    import hmac
 
-    return (int(secret) + zlib.crc32(exercise_id.encode())) % _SEED_MODULUS
+    message = "\x1f".join(str(part) for part in parts).encode()
+    digest = hmac.new(str(int(secret)).encode(), message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") % _SEED_MODULUS
+
+
+def hidden_seed(secret, exercise_id):
+    """The builder seed of an exercise's hidden cases under the run's `secret`.
+
+    A keyed hash: the seeds the kernel sees (`hidden_call_seed`) reveal
+    neither the secret nor the hidden inputs of any other exercise.
+    """
+    return _keyed_seed(secret, exercise_id, "inputs")
+
+
+def hidden_call_seed(secret, exercise_id, index):
+    """The seed of hidden case `index`'s calls (sent to the kernel with the inputs)."""
+    return _keyed_seed(secret, exercise_id, "case", index)
 
 
 class Judge:
@@ -92,9 +111,14 @@ class Judge:
         kind_word = "function" if spec.kind == "function" else "code"
         public = [(case, spec.seed + index)
                   for index, case in enumerate(build_cases(spec)) if not case.hidden]
-        secret = spec.seed if self.secret is None else hidden_seed(self.secret, spec.id)
-        hidden = [(case, secret + index)
-                  for index, case in enumerate(build_cases(spec, seed=secret)) if case.hidden]
+        if self.secret is None:  # as the self-check does
+            hidden = [(case, spec.seed + index)
+                      for index, case in enumerate(build_cases(spec)) if case.hidden]
+        else:
+            inputs_seed = hidden_seed(self.secret, spec.id)
+            hidden = [(case, hidden_call_seed(self.secret, spec.id, index))
+                      for index, case in enumerate(build_cases(spec, seed=inputs_seed))
+                      if case.hidden]
         results = []
         timed_out = False
         with tf32_disabled():
