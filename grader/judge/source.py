@@ -12,9 +12,13 @@ exercise does not reuse, and for a function or class whose body is the
 reference's own source. This is static: it sees what the notebook says,
 which the student's kernel cannot change after the fact.
 
-Not seen here: a reference reached through computed names (string building,
-``__import__``); the kernel's call watcher reports those as a signal, and
-`kerasdl-grade similarity` finds pasted code.
+Code the grader cannot read is refused rather than trusted: behind the graded
+name, code run from strings (``eval``, ``exec``, magics), imports and
+attributes by computed names, namespaces (``sys.modules``, ``__dict__``,
+``globals()``), the grader package (other than ``grader.check``) or either
+package passed around as a value score 0 with the reason. A graded name no
+code cell binds is refused the same way. The kernel's call watcher remains a
+signal, and `kerasdl-grade similarity` finds pasted code.
 """
 
 import ast
@@ -64,21 +68,38 @@ def _dotted(node):
 
 
 def _parse(source):
+    """The cell's AST, with IPython syntax (magics, ``!``) turned into Python first."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 (not IPython syntax either: parse as it is)
+        pass
     try:
         return ast.parse(source)
     except SyntaxError:
-        # IPython magics and shell escapes: drop those lines and try again.
-        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        try:
-            return ast.parse("\n".join(lines))
-        except SyntaxError:
-            return None
+        return None
+
+
+# Compound statements whose bodies run at the cell's top level.
+_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+
+
+def _top_level(statements):
+    """Statements run at module level, including those inside if/for/with/try blocks."""
+    for statement in statements:
+        yield statement
+        if isinstance(statement, _BLOCKS):
+            for field in ("body", "orelse", "finalbody"):
+                yield from _top_level(getattr(statement, field, []))
+            for handler in getattr(statement, "handlers", []):
+                yield from _top_level(handler.body)
 
 
 def _bound_names(tree):
     """Top-level names a cell binds, mapped to the statements that bind them."""
     bound = {}
-    for statement in tree.body:
+    for statement in _top_level(tree.body):
         targets = []
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             targets = [statement.name]
@@ -87,27 +108,85 @@ def _bound_names(tree):
             targets = [n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)]
         elif isinstance(statement, (ast.Import, ast.ImportFrom)):
             targets = [(alias.asname or alias.name).split(".")[0] for alias in statement.names]
+        elif isinstance(statement, (ast.For, ast.AsyncFor)):
+            targets = [n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)]
+        elif isinstance(statement, (ast.With, ast.AsyncWith)):
+            targets = [n.id for item in statement.items if item.optional_vars is not None
+                       for n in ast.walk(item.optional_vars) if isinstance(n, ast.Name)]
         for name in targets:
             bound.setdefault(name, []).append(statement)
     return bound
 
 
-def _kerasdl_aliases(trees):
-    """Names bound to the kerasdl package or its modules anywhere in the notebook."""
-    aliases = {"kerasdl"}
+def _kerasdl_aliases(trees, package="kerasdl"):
+    """Names bound to `package` or its modules anywhere in the notebook."""
+    aliases = {package}
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    if alias.name == "kerasdl" or alias.name.startswith("kerasdl."):
+                    if alias.name == package or alias.name.startswith(package + "."):
                         aliases.add((alias.asname or alias.name).split(".")[0])
             elif isinstance(node, ast.ImportFrom) and node.module and (
-                    node.module == "kerasdl" or node.module.startswith("kerasdl.")):
+                    node.module == package or node.module.startswith(package + ".")):
                 for alias in node.names:
                     if alias.name[:1].islower() and not alias.name.startswith("_") and \
                             _is_module_name(node.module, alias.name):
                         aliases.add(alias.asname or alias.name)
     return aliases
+
+
+# Calls that run code from strings or reach modules and namespaces by
+# computed names: the grader cannot read what they use.
+_DYNAMIC_CALLS = frozenset({"eval", "exec", "compile", "__import__", "import_module",
+                            "globals", "vars", "locals", "get_ipython", "run_cell",
+                            "run_line_magic", "run_cell_magic", "reload", "getsource"})
+# Attributes that reach namespaces, frames or code objects.
+_DYNAMIC_ATTRIBUTES = frozenset({"__dict__", "__globals__", "__builtins__", "__code__",
+                                 "__closure__", "__subclasses__", "__getattribute__",
+                                 "f_globals", "f_locals", "f_back", "modules", "user_ns"})
+
+
+def _dynamic_use(statements, aliases, grader_aliases):
+    """What in `statements` reaches code the grader cannot read, or None.
+
+    Code run from strings (``eval``, ``exec``, magics), imports by computed
+    names, namespaces (``__dict__``, ``sys.modules``, ``globals()``),
+    ``getattr`` with a computed name on the kerasdl or grader package, the
+    grader package itself (other than ``grader.check``), or either package
+    passed around as a value.
+    """
+    for statement in statements:
+        attribute_roots = {id(node.value) for node in ast.walk(statement)
+                           if isinstance(node, ast.Attribute)}
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else \
+                    func.attr if isinstance(func, ast.Attribute) else None
+                if called in _DYNAMIC_CALLS:
+                    return f"{called}()"
+                if called in ("getattr", "setattr") and len(node.args) >= 2 and not (
+                        isinstance(node.args[1], ast.Constant)
+                        and isinstance(node.args[1].value, str)) and (
+                        isinstance(node.args[0], ast.Name)
+                        and node.args[0].id in aliases | grader_aliases):
+                    return f"{called}({node.args[0].id}, <computed name>)"
+            elif isinstance(node, ast.Attribute):
+                if node.attr in _DYNAMIC_ATTRIBUTES:
+                    return f".{node.attr}"
+                root = node
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id in grader_aliases and not (
+                        node.value is root and node.attr == "check"):
+                    if isinstance(node.value, ast.Name):
+                        return f"{root.id}.{node.attr}"
+            elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                  and node.id in aliases | grader_aliases
+                  and id(node) not in attribute_roots):
+                return f"the module {node.id} used as a value"
+    return None
 
 
 def _is_module_name(package, name):
@@ -281,24 +360,35 @@ def reference_use(cells, name, spec):
     """
     trees = [tree for tree in (_parse(source) for source in cells) if tree is not None]
     aliases = _kerasdl_aliases(trees)
+    grader_aliases = _kerasdl_aliases(trees, "grader")
     definitions = {}
     for tree in trees:
         for bound, statements in _bound_names(tree).items():
             definitions.setdefault(bound, []).extend(statements)
     forbidden = _kerasdl_callables() - set(spec.reuses)
+    own = {spec.id, getattr(spec.reference, "__name__", spec.id)} - set(spec.reuses)
     reference_dumps = _reference_dumps(spec.reference)
     root = name.split(".")[0]
+    if root not in definitions:
+        return (f"{root} is not defined by code the grader can read "
+                "(a def, class, assignment or import in a code cell)")
     seen, queue = set(), [root]
     while queue:
         current = queue.pop()
         if current in seen or current in aliases:
             continue
         seen.add(current)
-        statements = [s for s in definitions.get(current, []) if current == root or _follows(s)]
-        used = sorted(_kerasdl_names(statements, aliases) & forbidden)
+        every = definitions.get(current, [])
+        statements = [s for s in every if current == root or _follows(s)]
+        used = sorted((_kerasdl_names(statements, aliases) & forbidden)
+                      | (_kerasdl_names(every, aliases) & own))
         if used:
             called = spec.id if spec.id in used else used[0]
             return f"your code uses kerasdl.{called}"
+        dynamic = _dynamic_use(every, aliases, grader_aliases)
+        if dynamic:
+            return (f"the code behind {current} uses {dynamic}, which reaches code "
+                    "the grader cannot check for use of the reference")
         for statement in statements:
             if isinstance(statement, (ast.FunctionDef, ast.ClassDef)) and \
                     _is_copy(statement, reference_dumps):
