@@ -93,7 +93,10 @@ __getattr__, __dir__ = _lazy_exports("grader", _LAZY_EXPORTS, globals())
 
 
 # --------------------------------------------------------------------------
-# Integrity: the grader's own functions, recorded when they are imported
+# Integrity: the grader's own functions, recorded when they are imported.
+# A deterrent for the self-check only: the student's kernel can undo any of
+# it, which is why autograde's recorded score comes from the judge outside
+# the kernel (`grader.judge`), never from `check` below.
 # --------------------------------------------------------------------------
 
 # Grader modules whose functions and classes are recorded when they are

@@ -1,6 +1,15 @@
 """Integrity: a submission may not be, subclass or call the kerasdl reference.
 
-Two layers of defence:
+Trust: everything here runs inside the student's own interpreter, among
+objects the student can replace, so none of it decides a recorded grade.
+Under `kerasdl-grade autograde` the judge (`grader.judge`) grades outside the
+kernel and reads the notebook's source for reference use
+(`grader.judge.source`); the kernel-side call watcher is only a signal it
+adds to that. For the student's own `grader.check`, these guards are a
+deterrent that keeps an honest self-check honest (a stray reference call or
+a patched NumPy scores 0 with a reason), not a security boundary.
+
+Two layers:
 
 * a static look at the submitted object: the reference itself, a function
   whose code lives in the installed `kerasdl` package, a `functools.partial`
