@@ -174,13 +174,14 @@ def _sandbox_options(sandbox, memory_bytes):
               "read and change the course, the gradebook and other submissions",
               file=sys.stderr)
         return None
-    from grader.course.sandbox import SandboxUnavailable, check_available
+    from grader.course.sandbox import SandboxUnavailable, check_available, remove_stale
 
     try:
         check_available()
     except SandboxUnavailable as error:
         raise RuntimeError(f"{error} (or pass --no-sandbox to grade without isolation, "
                            "which lets students' code reach the course)") from None
+    remove_stale()  # what jobs of killed runs left behind
     return {"memory_bytes": int(memory_bytes or DEFAULT_MEMORY_BYTES)}
 
 

@@ -70,8 +70,11 @@ from grader.course.sandbox_cgroups import (
     CGROUP_V2,
     RLIMITS_ONLY,
     SYSTEMD_RUN,
+    JOB_PREFIX,
     JobCgroups,
+    hold_lock,
     kill_job,
+    remove_stale_jobs,
 )
 from grader.course.sandbox_host import (
     USER_DROP,
@@ -87,7 +90,7 @@ from grader.course.sandbox_packages import editable_hooks, package_snapshot
 __all__ = [
     "CGROUP_V1", "CGROUP_V2", "RLIMITS_ONLY", "SYSTEMD_RUN", "USER_DROP", "USER_NAMESPACE",
     "WORK_DIR", "Sandbox", "SandboxInfo", "SandboxLimits", "SandboxUnavailable",
-    "SandboxedKernelManager", "check_available", "package_snapshot",
+    "SandboxedKernelManager", "check_available", "package_snapshot", "remove_stale",
 ]  # fmt: skip
 
 MiB = 1 << 20
@@ -147,6 +150,11 @@ def _private_base():
     """/dev/shm when usable (memory-backed, charged to the writer), else the temp folder."""
     shm = Path("/dev/shm")
     return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+def remove_stale():
+    """Remove the folders and cgroups of sandbox jobs whose process died (count removed)."""
+    return remove_stale_jobs(_private_base() or tempfile.gettempdir())
 
 
 def _passwd_files(uid, gid):
@@ -223,9 +231,10 @@ class Sandbox:
             self.info.resource_mode, self.limits.memory_bytes, self.limits.max_tasks,
             self.info.user_mode == USER_DROP,
         )  # fmt: skip
-        self.job_dir = Path(tempfile.mkdtemp(prefix="kerasdl-sandbox-", dir=_private_base()))
+        self.job_dir = Path(tempfile.mkdtemp(prefix=JOB_PREFIX, dir=_private_base()))
         self._finalizer = weakref.finalize(
-            self, kill_job, self._cgroups, self._processes, self.job_dir
+            self, kill_job, self._cgroups, self._processes, self.job_dir,
+            lock_fd=hold_lock(self.job_dir),
         )
         self.channel_dir = self.job_dir / "channel"
         self.channel_dir.mkdir(mode=0o700)

@@ -170,7 +170,7 @@ class JobCgroups:
         self.memory_bytes = int(memory_bytes)
         self.max_tasks = int(max_tasks)
         self.as_root = as_root
-        self.name = f"kerasdl-sandbox-{uuid.uuid4().hex[:12]}"
+        self.name = f"{JOB_PREFIX}{uuid.uuid4().hex[:12]}"
         self.folders = {}  # {controller, or "" in v2: cgroup folder that exists now}
         self.unit = None  # systemd scope of the last launch
         self.oom_kills = None  # OOM kills counted in the last removed cgroup(s)
@@ -310,7 +310,61 @@ def _children(pid):
     return found
 
 
-def kill_job(cgroups, processes, job_dir=None, timeout=KILL_TIMEOUT_S):
+# Name prefix of every job's cgroup and private folder.
+JOB_PREFIX = "kerasdl-sandbox-"
+# A job's private folder holds this file, locked (flock) while its Sandbox lives.
+LOCK_NAME = ".owner.lock"
+# An empty job cgroup older than this (seconds) belongs to a job that is gone.
+STALE_CGROUP_AGE_S = 600
+
+
+def hold_lock(job_dir):
+    """Lock `job_dir`'s owner file for this process; returns the open descriptor."""
+    import fcntl
+
+    fd = os.open(Path(job_dir, LOCK_NAME), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def remove_stale_jobs(base):
+    """Remove what jobs of dead processes left: private folders and empty cgroups.
+
+    A folder ``base/kerasdl-sandbox-*`` is stale when nobody holds its owner
+    lock (the lock dies with its process, however it died); an empty job
+    cgroup older than `STALE_CGROUP_AGE_S` is stale (a live job's cgroup
+    holds its processes, and the kernel refuses to remove a cgroup that
+    holds any). Returns the number of items removed.
+    """
+    import fcntl
+
+    removed = 0
+    for folder in Path(base).glob(JOB_PREFIX + "*") if base else ():
+        try:
+            fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue  # not one of ours, or being created
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its owner lives
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    parents = list((_v1_parents() or {}).values()) + [p for p in [_v2_folder()] if p]
+    for parent in parents:
+        for group in parent.glob(JOB_PREFIX + "*"):
+            try:
+                if time.time() - group.stat().st_mtime > STALE_CGROUP_AGE_S:
+                    group.rmdir()
+                    removed += 1
+            except OSError:
+                pass  # busy (a live job) or already gone
+    return removed
+
+
+def kill_job(cgroups, processes, job_dir=None, timeout=KILL_TIMEOUT_S, lock_fd=None):
     """Kill a job: its launched processes, their PID namespaces, then its cgroups.
 
     Args:
@@ -319,6 +373,7 @@ def kill_job(cgroups, processes, job_dir=None, timeout=KILL_TIMEOUT_S):
             (bwrap); emptied.
         job_dir: folder removed at the end, or None.
         timeout: seconds to wait for everything to be gone.
+        lock_fd: the job folder's owner lock (`hold_lock`), closed at the end.
 
     Raises:
         RuntimeError: something survived SIGKILL for `timeout` s.
@@ -345,5 +400,10 @@ def kill_job(cgroups, processes, job_dir=None, timeout=KILL_TIMEOUT_S):
     cgroups.kill(timeout=max(deadline - time.monotonic(), 0.1))
     if job_dir is not None:
         shutil.rmtree(job_dir, ignore_errors=True)
+    if lock_fd is not None:
+        try:
+            os.close(lock_fd)
+        except OSError:
+            pass  # closed by an earlier call
 
 

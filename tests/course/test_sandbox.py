@@ -646,3 +646,22 @@ def test_tensorflow_kernel_trains_within_the_default_limits(snapshot):
     if tasks is not None:
         assert tasks < SandboxLimits().max_tasks
     print(f"tasks in the job after training: {tasks}")
+
+
+@needs_sandbox
+def test_remove_stale_takes_only_what_dead_owners_left(make_sandbox, snapshot, tmp_path):
+    from grader.course.sandbox import remove_stale
+
+    live = make_sandbox()
+    # A process that makes a sandbox job and is killed before it can clean up.
+    script = ("import os, sys; from grader.course.sandbox import Sandbox; "
+              f"box = Sandbox(snapshot={str(snapshot)!r}); print(box.job_dir, flush=True); "
+              "os.kill(os.getpid(), 9)")
+    orphan = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=REPO, timeout=PROGRAM_TIMEOUT_S)
+    assert orphan.returncode == -signal.SIGKILL
+    orphan_dir = Path(orphan.stdout.strip())
+    assert orphan_dir.is_dir()
+    assert remove_stale() >= 1
+    assert not orphan_dir.exists()
+    assert live.job_dir.is_dir() and live.channel_dir.is_dir()
