@@ -137,10 +137,14 @@ def _kerasdl_aliases(trees, package="kerasdl"):
 
 
 # Calls that run code from strings or reach modules and namespaces by
-# computed names: the grader cannot read what they use.
-_DYNAMIC_CALLS = frozenset({"eval", "exec", "compile", "__import__", "import_module",
-                            "globals", "vars", "locals", "get_ipython", "run_cell",
-                            "run_line_magic", "run_cell_magic", "reload", "getsource"})
+# computed names: the grader cannot read what they use. Built-ins by name
+# (``eval(...)``), library functions as attributes (``importlib.import_module``),
+# so that a method of the same name (Keras' ``model.compile``) is not one.
+_DYNAMIC_BUILTINS = frozenset({"eval", "exec", "compile", "__import__", "globals", "vars",
+                               "locals", "get_ipython", "breakpoint"})
+_DYNAMIC_FUNCTIONS = frozenset({"import_module", "__import__", "run_cell", "run_line_magic",
+                                "run_cell_magic", "reload", "getsource", "find_spec",
+                                "spec_from_file_location", "module_from_spec"})
 # Attributes that reach namespaces, frames or code objects.
 _DYNAMIC_ATTRIBUTES = frozenset({"__dict__", "__globals__", "__builtins__", "__code__",
                                  "__closure__", "__subclasses__", "__getattribute__",
@@ -164,7 +168,8 @@ def _dynamic_use(statements, aliases, grader_aliases):
                 func = node.func
                 called = func.id if isinstance(func, ast.Name) else \
                     func.attr if isinstance(func, ast.Attribute) else None
-                if called in _DYNAMIC_CALLS:
+                if (isinstance(func, ast.Name) and called in _DYNAMIC_BUILTINS) or (
+                        isinstance(func, ast.Attribute) and called in _DYNAMIC_FUNCTIONS):
                     return f"{called}()"
                 if called in ("getattr", "setattr") and len(node.args) >= 2 and not (
                         isinstance(node.args[1], ast.Constant)

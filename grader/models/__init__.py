@@ -3,8 +3,9 @@
 Split along what runs where:
 
 - `grader.models.trace`: `trace_ops` reduces any valid way of building a
-  network to its canonical sequence of primitive `Op`s; `trace_summary` is
-  its probe form, run where the student's model lives;
+  network to its canonical sequence of primitive `Op`s;
+- `grader.models.summary`: `trace_summary`, its probe form run where the
+  student's model lives, and `ops_from_summary`, the judge's checked reading;
 - `grader.models.structure`: `compare_structure`, `mismatch_hint`,
   `parameter_counts` (a probe);
 - `grader.models.weights`: the reference's seeded weights and their transfer
@@ -23,6 +24,7 @@ from grader.models.cases import (
     output_shape,
     student_ops,
 )
+from grader.models.summary import ops_from_summary, trace_summary
 from grader.models.structure import Mismatch, compare_structure, mismatch_hint, parameter_counts
 from grader.models.trace import (
     BRANCH_KINDS,
@@ -30,10 +32,8 @@ from grader.models.trace import (
     Op,
     StructureMismatch,
     input_shape_of,
-    ops_from_summary,
     ordered_weights,
     trace_ops,
-    trace_summary,
 )
 from grader.models.weights import (
     MODEL_FLOAT32,

@@ -16,13 +16,12 @@ import tensorflow as tf
 from grader.compare import Comparison
 from grader.errors import CaseFailed
 from grader.probes import probe
+from grader.models.summary import ops_from_summary, trace_summary
 from grader.models.structure import compare_structure, mismatch_hint, parameter_counts
 from grader.models.trace import (
     StructureMismatch,
     input_shape_of,
-    ops_from_summary,
     trace_ops,
-    trace_summary,
 )
 from grader.models.weights import (
     MODEL_FLOAT32,

@@ -16,10 +16,8 @@ in a custom `call`, `tf.nn.avg_pool2d` / `tf.nn.max_pool2d` /
 window, strides and padding, a `tf.reshape(X, (N, -1))` flattening, the `+`
 of a skip connection, `tf.concat`) become ops of their own.
 
-`trace_summary` is the probe form (`grader.probes`): it runs where the model
-lives (the student's kernel under autograde) and describes each op as data,
-with the layer as a handle and the shapes of its weights in canonical order;
-`ops_from_summary` turns that back into `Op`s on the judge's side.
+Its probe form, `trace_summary`, and the judge's side, `ops_from_summary`,
+are in `grader.models.summary`.
 """
 
 import dataclasses
@@ -30,7 +28,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from grader.probes import probe
 
 __all__ = [
     "Op",
@@ -38,10 +35,8 @@ __all__ = [
     "WEIGHTED_KINDS",
     "BRANCH_KINDS",
     "input_shape_of",
-    "ops_from_summary",
     "ordered_weights",
     "trace_ops",
-    "trace_summary",
 ]
 
 # TensorFlow graph operations (type -> activation name) recognised as an
@@ -448,6 +443,8 @@ def _ops_from_trace(graph_ops, records):
 
 
 # Order of a batch-norm layer's variables by name, whatever order they were created in.
+
+
 _BN_NAME_ORDER = (("gamma", "scale"), ("beta", "shift", "offset", "center"),
                   ("mean",), ("var",))
 
@@ -480,48 +477,3 @@ def _with_weights(op):
     weights = tuple((tuple(int(d) for d in v.shape), str(v.dtype))
                     for v in ordered_weights(op.layer, op.kind))
     return dataclasses.replace(op, weights=weights)
-
-
-@probe
-def trace_summary(model, input_shape=None):
-    """`trace_ops` as data: ``[kind, attrs, layer, weights]`` per op (a probe)."""
-    return [(op.kind, op.attrs, op.layer, op.weights) for op in trace_ops(model, input_shape)]
-
-
-# Bounds on a structure summary from the kernel.
-_MAX_OPS = 10_000
-_ATTR_TYPES = (str, int, float, bool, type(None))
-
-
-def _hashable(value, depth=0):
-    if isinstance(value, _ATTR_TYPES):
-        return value
-    if isinstance(value, (tuple, list)) and depth < 4:
-        return tuple(_hashable(v, depth + 1) for v in value)
-    raise StructureMismatch(f"a structure summary holds a {type(value).__name__}")
-
-
-def ops_from_summary(summary):
-    """The `Op`s of a `trace_summary` (from the kernel: checked, made hashable).
-
-    Raises:
-        StructureMismatch: the summary is not a list of well-formed ops.
-    """
-    if not isinstance(summary, (list, tuple)) or len(summary) > _MAX_OPS:
-        raise StructureMismatch("the model's structure summary is not a list of ops")
-    ops = []
-    for entry in summary:
-        if not isinstance(entry, (list, tuple)) or len(entry) != 4:
-            raise StructureMismatch("the model's structure summary is malformed")
-        kind, attrs, layer, weights = entry
-        if not isinstance(kind, str):
-            raise StructureMismatch("the model's structure summary is malformed")
-        attrs = _hashable(attrs)
-        if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in attrs):
-            raise StructureMismatch("the model's structure summary is malformed")
-        try:
-            weights = tuple((_hashable(shape), str(dtype)) for shape, dtype in (weights or ()))
-        except (TypeError, ValueError):
-            raise StructureMismatch("the model's structure summary is malformed") from None
-        ops.append(Op(kind, attrs, layer, weights))
-    return ops

@@ -45,7 +45,10 @@ def test_instructor_solutions_are_never_refused(path):
         "    " + line for line in HONEST_CORR2D.splitlines())],
     ["import tensorflow as tf\nfrom kerasdl import data\nX = kerasdl_X = tf.ones((6, 8))\n",
      HONEST_CORR2D],
-], ids=["plain", "inside-if", "kerasdl-imported-beside"])
+    ["import tensorflow as tf\nimport keras\n",
+     "def corr2d(X, K):\n    net = keras.Sequential([keras.layers.Dense(1)])\n"
+     "    net.compile(optimizer='sgd', loss='mse')\n    return net(X) * 0 + tf.ones(())\n"],
+], ids=["plain", "inside-if", "kerasdl-imported-beside", "keras-compile-method"])
 def test_honest_corr2d_is_accepted(cells):
     assert reference_use(cells, "corr2d", default_registry.get("corr2d")) is None
 
