@@ -23,6 +23,7 @@ from grader.models import (
     build_layer_pair,
     compare_outputs,
     copy_reference_weights,
+    seeded_reference,
 )
 from grader.probes import probe
 from grader.registry import exercise
@@ -342,9 +343,12 @@ def _residual_outputs_case(args, input_shape):
                                hint="conv3x3-BN-relu-conv3x3-BN, a 1x1 conv shortcut only "
                                     "with use_1x1conv, Keras BatchNormalization")
         modes = (("inference", False), ("training", True), ("inference after training", False))
-        # The reference has its seeded weights: its outputs depend on the case alone.
-        wanted = ctx.remember("reference outputs", lambda: tuple(
-            reference(X, training=training) for _, training in modes))
+        # The reference with its seeded weights: its outputs depend on the case alone.
+        def reference_outputs():
+            seeded = seeded_reference(reference, reference_ops)
+            return tuple(seeded(X, training=training) for _, training in modes)
+
+        wanted = ctx.remember("reference outputs", reference_outputs)
         result = None
         for (label, training), want in zip(modes, wanted):
             got = ctx.guard(layer, X, training=training)

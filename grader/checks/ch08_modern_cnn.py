@@ -25,6 +25,7 @@ from grader.models import (
     compare_structure,
     copy_reference_weights,
     mismatch_hint,
+    seeded_reference,
 )
 from grader.registry import exercise
 
@@ -197,7 +198,8 @@ def _inception_outputs_case(args, input_shape):
         hint = mismatch_hint(mismatch, [_inception_hints])
         copy_reference_weights(ctx, reference_ops, student_ops, hint=hint)
         got = ctx.guard(layer, X, training=False)
-        want = ctx.remember("reference output", lambda: reference(X, training=False))
+        want = ctx.remember("reference output", lambda: seeded_reference(
+            reference, reference_ops)(X, training=False))
         result = compare_outputs(got, want, what="your output", hidden=ctx.hidden)
         result.raise_if_failed(hint=hint or "concatenate the paths in order 1, 2, 3, 4 on "
                                             "the channel axis; relu after every conv")
