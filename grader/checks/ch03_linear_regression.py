@@ -196,7 +196,8 @@ def squared_loss_cases(c):
              hint="reshape y to y_hat's shape before subtracting")
     c.values("y_hat (4, 1), y (4, 1)", c.normal((4, 1)), c.normal((4, 1)),
              mistakes=_LOSS_MISTAKES)
-    c.values("float64 input, y as a vector", c.normal((5, 1), dtype="float64"), c.normal((5,), dtype="float64"),
+    c.values("float64 input, y as a vector", c.normal((5, 1), dtype="float64"),
+             c.normal((5,), dtype="float64"),
              mistakes=_LOSS_MISTAKES, hidden=True)
 
 
@@ -238,8 +239,8 @@ def sgd_cases(c):
     """Student `sgd` updates the variables in place like the reference."""
     c.custom("w (2, 1) and b (1,), lr 0.03, batch 10", _sgd_case([(2, 1), (1,)], 0.03, 10))
     c.custom("one matrix (3, 4), lr 0.5, batch 4", _sgd_case([(3, 4)], 0.5, 4))
-    c.custom("float64 parameters of several shapes", _sgd_case([(5,), (2, 2), ()], 0.1, 7, "float64"),
-             hidden=True)
+    c.custom("float64 parameters of several shapes",
+             _sgd_case([(5,), (2, 2), ()], 0.1, 7, "float64"), hidden=True)
 
 
 # normal_equation -------------------------------------------------------------------

@@ -96,7 +96,8 @@ def cross_entropy_cases(c):
                   "or y_hat[range(n), y]")
     probs = kerasdl.softmax(c.normal((6, 5)))
     c.values("random (6, 5)", probs, c.integers(0, 5, (6,)), mistakes=_CE_MISTAKES)
-    c.values("float64 probabilities, int64 labels", tf.cast(kerasdl.softmax(c.normal((4, 3))), "float64"),
+    c.values("float64 probabilities, int64 labels",
+             tf.cast(kerasdl.softmax(c.normal((4, 3))), "float64"),
              c.integers(0, 3, (4,), dtype="int64"), mistakes=_CE_MISTAKES, hidden=True)
 
 

@@ -35,8 +35,8 @@ def relu_cases(c):
                 lambda x: tf.abs(_f64(x))}
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("with exact zeros", c.tensor([-2.0, 0.0, 0.0, 3.0]), mistakes=mistakes)
-    c.values("float64 input with more axes", c.normal((2, 3, 4), dtype="float64"), mistakes=mistakes,
-             hidden=True)
+    c.values("float64 input with more axes", c.normal((2, 3, 4), dtype="float64"),
+             mistakes=mistakes, hidden=True)
 
 
 def _sigmoid_sign(x):

@@ -342,8 +342,8 @@ def pool2d_cases(c):
              mistakes=_POOL_MISTAKES)
     c.values("non-square (5, 4), (3, 2), max", c.normal((5, 4)), (3, 2), "max",
              mistakes=_POOL_MISTAKES)
-    c.values("a one-element window returns X", c.normal((3, 4)), (1, 1), "avg", mistakes=_POOL_MISTAKES,
-             hidden=True)
+    c.values("a one-element window returns X", c.normal((3, 4)), (1, 1), "avg",
+             mistakes=_POOL_MISTAKES, hidden=True)
     c.values("window as large as the input, avg", c.normal((3, 4)), (3, 4), "avg",
              mistakes=_POOL_MISTAKES, hidden=True)
     c.values("float64 input, max pooling", c.normal((6, 5), dtype="float64"), (2, 2),

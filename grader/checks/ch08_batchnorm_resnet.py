@@ -372,8 +372,8 @@ def residual_cases(c):
     c.custom("Residual(4) outputs, training and inference",
              _residual_outputs_case((4,), (5, 5, 4)), weight=2)
     c.custom("Residual(5, True, 2) outputs", _residual_outputs_case((5, True, 2), (6, 7, 2)))
-    c.custom("a convolution shortcut without downsampling: outputs", _residual_outputs_case((4, True, 1), (4, 4, 3)),
-             hidden=True)
+    c.custom("a convolution shortcut without downsampling: outputs",
+             _residual_outputs_case((4, True, 1), (4, 4, 3)), hidden=True)
 
 
 # resnet_block ----------------------------------------------------------------------
