@@ -6,6 +6,7 @@ time budget, turns student exceptions into failed cases and watches for calls
 into the reference. The score is `points * passed weight / run weight`.
 """
 
+import builtins
 import os
 import time
 
@@ -33,6 +34,15 @@ TIMEOUT_ENV = "KERASDL_GRADER_CASE_TIMEOUT"
 HIDDEN_ENV = "NBGRADER_EXECUTION"
 # What a failed hidden case says instead of its message.
 HIDDEN_FAILURE = "your output is not right on this hidden case"
+# What a passed hidden case says: a check's own message may name its inputs.
+HIDDEN_PASS = "passed"
+# Exception types a hidden case's message names; another type's name (a
+# class could be named after the inputs) is not shown, nor is any text.
+SHOWN_ERROR_TYPES = frozenset(
+    [name for name, value in vars(builtins).items()
+     if isinstance(value, type) and issubclass(value, BaseException)]
+    + ["InvalidArgumentError", "ResourceExhaustedError", "UnimplementedError",
+       "FailedPreconditionError", "OutOfRangeError", "InternalError", "UnknownError"])
 # Student exception messages are cut to this many characters in the feedback.
 MAX_ERROR_CHARS = 200
 
@@ -73,13 +83,15 @@ def case_timeout(spec):
     return spec.timeout or DEFAULT_TIMEOUTS[spec.kind]
 
 
-def _one_line(error):
+def _one_line(error, hidden=False):
+    # A student's exception raised in the kernel keeps its own type name.
+    name = getattr(error, "type_name", None) or type(error).__name__
+    if hidden:  # its text (and a made-up type name) may show the hidden inputs
+        return f"{name if name in SHOWN_ERROR_TYPES else 'an exception'} on this hidden case"
     text = str(error).strip().splitlines()
     text = text[0] if text else ""
     if len(text) > MAX_ERROR_CHARS:
         text = text[: MAX_ERROR_CHARS - 3] + "..."
-    # A student's exception raised in the kernel keeps its own type name.
-    name = getattr(error, "type_name", None) or type(error).__name__
     return f"{name}: {text}" if text else name
 
 
@@ -127,7 +139,9 @@ def run_case(case, ctx, budget, kind_word, *, use_alarm=True):
         with time_budget(budget if use_alarm else None):
             outcome = case.run(ctx)
         result.passed = True
-        result.message = getattr(outcome, "message", None) or "passed"
+        # A hidden case's own message may name its inputs: withheld.
+        result.message = (HIDDEN_PASS if case.hidden
+                          else getattr(outcome, "message", None) or "passed")
         result.max_abs_err = getattr(outcome, "max_abs_err", None)
         result.max_rel_err = getattr(outcome, "max_rel_err", None)
     except CaseTimeout:
@@ -135,7 +149,7 @@ def run_case(case, ctx, budget, kind_word, *, use_alarm=True):
         result.message = (f"your {kind_word} did not finish within {budget:g} s "
                           "(an endless loop?)")
     except StudentRaised as raised:
-        result.message = f"your {kind_word} raised {_one_line(raised.error)}"
+        result.message = f"your {kind_word} raised {_one_line(raised.error, case.hidden)}"
         # The released stub raises NotImplementedError (also when raised in the kernel).
         result.not_attempted = CaseContext.raised_instance(raised.error, NotImplementedError)
     except CaseFailed as failed:
@@ -145,11 +159,11 @@ def run_case(case, ctx, budget, kind_word, *, use_alarm=True):
         if failed.comparison is not None:
             result.max_abs_err = failed.comparison.max_abs_err
             result.max_rel_err = failed.comparison.max_rel_err
-            result.worst_index = failed.comparison.worst_index
+            result.worst_index = None if case.hidden else failed.comparison.worst_index
     except GraderError:
         raise
     except Exception as error:  # the student's output broke the check
-        result.message = f"your output could not be checked: {_one_line(error)}"
+        result.message = f"your output could not be checked: {_one_line(error, case.hidden)}"
     result.seconds = _perf_counter() - start
     result.student_seconds = ctx.student_seconds
     return result, timed_out

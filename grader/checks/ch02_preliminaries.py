@@ -19,14 +19,30 @@ def _house_frame():
     })
 
 
-def _mixed_frame():
-    """Two categorical columns (one without NaN), an int column and NaN floats."""
+def _mixed_frame(rng, num_rows=6):
+    """Seeded: two categorical columns (one without NaN), an int column and NaN floats.
+
+    Rows 0 and 1 have the float NaN (so it is never all NaN), rows 1 and 2 the
+    category NaN; the order of the rows is then shuffled.
+    """
+    lot = rng.integers(5_000, 15_000, size=num_rows).astype(float)
+    lot[:2] = np.nan
+    alley = rng.choice(["Pave", "Grvl"], size=num_rows).astype(object)
+    alley[1:3] = np.nan
+    order = rng.permutation(num_rows)
     return pd.DataFrame({
-        "Lot": [8450.0, np.nan, 11250.0, 9550.0, np.nan, 14260.0],
-        "Alley": ["Pave", np.nan, "Grvl", "Pave", np.nan, "Grvl"],
-        "Street": ["Pave", "Pave", "Grvl", "Pave", "Pave", "Pave"],
-        "Year": [2003, 1976, 2001, 1915, 2000, 1993],
+        "Lot": lot[order],
+        "Alley": alley[order],
+        "Street": rng.choice(["Pave", "Grvl"], size=num_rows),
+        "Year": rng.integers(1900, 2010, size=num_rows),
     })
+
+
+def _numbers_frame(rng, num_rows=4):
+    """Seeded: a float column with one NaN and an int column, nothing to encode."""
+    a = rng.normal(0.0, 5.0, size=num_rows)
+    a[rng.integers(num_rows)] = np.nan
+    return pd.DataFrame({"a": a, "b": rng.integers(0, 10, size=num_rows)})
 
 
 def _fill_zero(df):
@@ -62,10 +78,10 @@ def preprocess_cases(c):
     """Student `preprocess` matches the reference frame column by column."""
     c.values("house table", _house_frame(), mistakes=_PREPROCESS_MISTAKES,
              what="your data frame")
-    c.values("two categorical columns", _mixed_frame(), mistakes=_PREPROCESS_MISTAKES,
-             what="your data frame", hidden=True)
-    c.values("numbers only", pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [4, 5, 6]}),
+    c.values("missing numbers and categories in several columns", _mixed_frame(c.rng),
              mistakes=_PREPROCESS_MISTAKES, what="your data frame", hidden=True)
+    c.values("numeric columns only", _numbers_frame(c.rng), mistakes=_PREPROCESS_MISTAKES,
+             what="your data frame", hidden=True)
 
 
 def _lp_no_abs(x, p):
@@ -88,9 +104,9 @@ def lp_norm_cases(c):
     c.values("[3, -4], p=2", c.tensor([3.0, -4.0]), 2, mistakes=_LP_MISTAKES)
     c.values("[3, -4], p=1", c.tensor([3.0, -4.0]), 1, mistakes=_LP_MISTAKES)
     c.values("random (10,), p=3", c.normal((10,)), 3, mistakes=_LP_MISTAKES)
-    c.values("float64, p=1.5", c.normal((7,), dtype="float64"), 1.5,
+    c.values("float64 input, a fractional p", c.normal((7,), dtype="float64"), 1.5,
              mistakes=_LP_MISTAKES, hidden=True)
-    c.values("length 1000, p=4", c.uniform((1000,), -2.0, 2.0), 4,
+    c.values("a long random vector, a larger p", c.uniform((1000,), -2.0, 2.0), 4,
              mistakes=_LP_MISTAKES, hidden=True)
 
 
@@ -126,6 +142,6 @@ def squared_error_grad_cases(c):
              mistakes=_GRAD_MISTAKES)
     c.values("x = [1, 2, 3], w = [0, 0, 0]", c.tensor([1.0, 2.0, 3.0]),
              tf.Variable(c.tensor([0.0, 0.0, 0.0])), 2.0, mistakes=_GRAD_MISTAKES)
-    c.values("float64, length 10", c.normal((10,), dtype="float64"),
+    c.values("float64 input, a negative target", c.normal((10,), dtype="float64"),
              tf.Variable(c.normal((10,), dtype="float64")), -0.5,
              expected=_closed_form_grad, mistakes=_GRAD_MISTAKES, hidden=True)

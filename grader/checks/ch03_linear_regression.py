@@ -62,14 +62,16 @@ def _synthetic_case(w, b, num_examples):
 def synthetic_data_cases(c):
     """Shapes, X ~ N(0, 1) and noise ~ N(0, 0.01^2) on 2000 seeded examples."""
     c.custom("w = [2, -3.4], b = 4.2, n = 2000", _synthetic_case(TRUE_W, TRUE_B, 2000))
-    c.custom("w of length 3, b = -1, n = 1500", _synthetic_case((0.5, 1.0, -2.0), -1.0, 1500),
-             hidden=True)
+    c.custom("three features and a negative bias",
+             _synthetic_case((0.5, 1.0, -2.0), -1.0, 1500), hidden=True)
 
 
 # data_iter -----------------------------------------------------------------------
 
 # A generator that yields more than this many batches per example is cut off.
 MAX_BATCHES_PER_EXAMPLE = 3
+# The example ids start at a seeded offset below this (exact in float32).
+MAX_ID_OFFSET = 1000
 
 
 def _iterate(ctx, batch_size, features, labels):
@@ -87,8 +89,10 @@ def _data_iter_case(num_examples, batch_size):
     """Case: one pass covers each example once, in shuffled order, right sizes."""
 
     def run(ctx):
-        # Row i of the features is (i, -i), its label is 10 * i: pairs are checkable.
-        ids = np.arange(num_examples, dtype="float32")
+        # Row i of the features is (v, -v) with v = offset + i, its label is 10 * v:
+        # pairs are checkable, and the seeded offset makes every run's inputs new.
+        offset = int(ctx.rng.integers(0, MAX_ID_OFFSET))
+        ids = offset + np.arange(num_examples, dtype="float32")
         features = tf.constant(np.stack([ids, -ids], axis=1))
         labels = tf.constant((10 * ids).reshape(-1, 1))
         batches = _iterate(ctx, batch_size, features, labels)
@@ -105,7 +109,7 @@ def _data_iter_case(num_examples, batch_size):
                 ctx.fail(f"batch {number} pairs features with the wrong labels",
                          hint="index features and labels with the same indices")
             sizes.append(len(X))
-            seen.extend(int(v) for v in X[:, 0])
+            seen.extend(int(v) - offset for v in X[:, 0])
         expected_sizes = [batch_size] * (num_examples // batch_size)
         if num_examples % batch_size:
             expected_sizes.append(num_examples % batch_size)
@@ -135,8 +139,12 @@ def data_iter_cases(c):
     """One pass covers every example exactly once, shuffled, ragged last batch kept."""
     c.custom("23 examples, batch_size 5", _data_iter_case(23, 5))
     c.custom("20 examples, batch_size 4", _data_iter_case(20, 4))
-    c.custom("7 examples, batch_size 10", _data_iter_case(7, 10), hidden=True)
-    c.custom("12 examples, batch_size 1", _data_iter_case(12, 1), hidden=True)
+    # Hidden sizes are drawn from the builder's seed.
+    few = int(c.rng.integers(5, 10))
+    c.custom("a batch_size larger than the dataset", _data_iter_case(few, few + 3),
+             hidden=True)
+    c.custom("batches of one example", _data_iter_case(int(c.rng.integers(10, 15)), 1),
+             hidden=True)
 
 
 # linreg, squared_loss --------------------------------------------------------------
@@ -154,7 +162,7 @@ def linreg_cases(c):
              c.normal((1,)), mistakes=mistakes)
     c.values("scalar b", c.normal((5, 3)), c.normal((3, 1)), c.tensor(0.7),
              mistakes=mistakes)
-    c.values("float64, one example", c.normal((1, 4), dtype="float64"),
+    c.values("float64 input, a single example", c.normal((1, 4), dtype="float64"),
              c.normal((4, 1), dtype="float64"), c.normal((1,), dtype="float64"),
              mistakes=mistakes, hidden=True)
 
@@ -188,7 +196,8 @@ def squared_loss_cases(c):
              hint="reshape y to y_hat's shape before subtracting")
     c.values("y_hat (4, 1), y (4, 1)", c.normal((4, 1)), c.normal((4, 1)),
              mistakes=_LOSS_MISTAKES)
-    c.values("float64", c.normal((5, 1), dtype="float64"), c.normal((5,), dtype="float64"),
+    c.values("float64 input, y as a vector", c.normal((5, 1), dtype="float64"),
+             c.normal((5,), dtype="float64"),
              mistakes=_LOSS_MISTAKES, hidden=True)
 
 
@@ -230,8 +239,8 @@ def sgd_cases(c):
     """Student `sgd` updates the variables in place like the reference."""
     c.custom("w (2, 1) and b (1,), lr 0.03, batch 10", _sgd_case([(2, 1), (1,)], 0.03, 10))
     c.custom("one matrix (3, 4), lr 0.5, batch 4", _sgd_case([(3, 4)], 0.5, 4))
-    c.custom("float64, three params", _sgd_case([(5,), (2, 2), ()], 0.1, 7, "float64"),
-             hidden=True)
+    c.custom("float64 parameters of several shapes",
+             _sgd_case([(5,), (2, 2), ()], 0.1, 7, "float64"), hidden=True)
 
 
 # normal_equation -------------------------------------------------------------------
@@ -261,7 +270,7 @@ def normal_equation_cases(c):
     y = tf.matmul(X, c.tensor([[1.0], [-2.0], [0.5]])) + 3.0 + c.normal((50, 1), std=0.1)
     c.values("50 examples, 3 features", X, y, mistakes=mistakes, **_NORMAL_OPTIONS)
     X64 = c.normal((40, 5), dtype="float64")
-    c.values("float64, y of shape (n,)", X64, c.normal((40,), dtype="float64"),
+    c.values("float64 input, y as a vector", X64, c.normal((40,), dtype="float64"),
              mistakes=mistakes, hidden=True, **_NORMAL_OPTIONS)
 
 
@@ -330,5 +339,5 @@ def train_linreg_cases(c):
     every epoch is run, also with a ragged last batch."""
     c.custom("2000 examples, lr 0.75, 3 epochs, batch 1000",
              _train_case(2000, TRUE_W, TRUE_B, EPOCHS_LR, 3, 1000))
-    c.custom("ragged last batch: 750 examples, lr 1, 2 epochs, batch 500",
+    c.custom("a ragged last batch",
              _train_case(750, (1.0, -1.0, 0.5), 0.3, FAST_LR, 2, 500), hidden=True)

@@ -56,11 +56,11 @@ def softmax_cases(c):
     c.values("logits [1000, 1001, 1002]", c.tensor([[1000.0, 1001.0, 1002.0]]),
              mistakes=_SOFTMAX_MISTAKES)
     c.values("logits near +1000", c.normal((3, 4)) + 1000.0, mistakes=_SOFTMAX_MISTAKES)
-    c.values("logits near -1000", c.normal((3, 4)) - 1000.0, mistakes=_SOFTMAX_MISTAKES,
+    c.values("large negative logits", c.normal((3, 4)) - 1000.0, mistakes=_SOFTMAX_MISTAKES,
              hidden=True)
-    c.values("float64 (5, 3)", c.normal((5, 3), dtype="float64", std=3.0),
+    c.values("float64 logits", c.normal((5, 3), dtype="float64", std=3.0),
              mistakes=_SOFTMAX_MISTAKES, hidden=True)
-    c.values("one column (4, 1)", c.normal((4, 1)), mistakes=_SOFTMAX_MISTAKES, hidden=True)
+    c.values("a single class", c.normal((4, 1)), mistakes=_SOFTMAX_MISTAKES, hidden=True)
 
 
 # cross_entropy ---------------------------------------------------------------------
@@ -96,7 +96,8 @@ def cross_entropy_cases(c):
                   "or y_hat[range(n), y]")
     probs = kerasdl.softmax(c.normal((6, 5)))
     c.values("random (6, 5)", probs, c.integers(0, 5, (6,)), mistakes=_CE_MISTAKES)
-    c.values("float64, int64 labels", tf.cast(kerasdl.softmax(c.normal((4, 3))), "float64"),
+    c.values("float64 probabilities, int64 labels",
+             tf.cast(kerasdl.softmax(c.normal((4, 3))), "float64"),
              c.integers(0, 3, (4,), dtype="int64"), mistakes=_CE_MISTAKES, hidden=True)
 
 
@@ -133,9 +134,9 @@ def log_softmax_cases(c):
     c.values("random (4, 6)", c.normal((4, 6)), mistakes=_LOG_SOFTMAX_MISTAKES)
     c.values("logits [[1000, 0], [-1000, 0]]", c.tensor([[1000.0, 0.0], [-1000.0, 0.0]]),
              mistakes=_LOG_SOFTMAX_MISTAKES)
-    c.values("logits near +1000", c.normal((3, 5)) + 1000.0,
+    c.values("large positive logits", c.normal((3, 5)) + 1000.0,
              mistakes=_LOG_SOFTMAX_MISTAKES, hidden=True)
-    c.values("float64 (2, 7)", c.normal((2, 7), dtype="float64", std=5.0),
+    c.values("float64 logits", c.normal((2, 7), dtype="float64", std=5.0),
              mistakes=_LOG_SOFTMAX_MISTAKES, hidden=True)
 
 
@@ -180,9 +181,9 @@ def softmax_cross_entropy_cases(c):
     c.values("logits [[1000, 0], [-1000, 0]], labels [0, 0]",
              c.tensor([[1000.0, 0.0], [-1000.0, 0.0]]), c.tensor([0, 0], dtype="int32"),
              mistakes=_SCE_MISTAKES)
-    c.values("logits near +1000", c.normal((4, 3)) + 1000.0, c.integers(0, 3, (4,)),
+    c.values("large positive logits", c.normal((4, 3)) + 1000.0, c.integers(0, 3, (4,)),
              mistakes=_SCE_MISTAKES, hidden=True)
-    c.values("float64, int64 labels", c.normal((3, 6), dtype="float64"),
+    c.values("float64 logits, int64 labels", c.normal((3, 6), dtype="float64"),
              c.integers(0, 6, (3,), dtype="int64"), mistakes=_SCE_MISTAKES, hidden=True)
 
 
@@ -214,7 +215,7 @@ def accuracy_cases(c):
              **_ACCURACY_OPTIONS)
     c.values("logits (20, 4)", c.normal((20, 4)), c.integers(0, 4, (20,)),
              mistakes=_ACCURACY_MISTAKES, **_ACCURACY_OPTIONS)
-    c.values("int64 labels (9, 3)", c.normal((9, 3)), c.integers(0, 3, (9,), dtype="int64"),
+    c.values("int64 labels", c.normal((9, 3)), c.integers(0, 3, (9,), dtype="int64"),
              mistakes=_ACCURACY_MISTAKES, hidden=True, **_ACCURACY_OPTIONS)
 
 
@@ -320,7 +321,7 @@ def _evaluate_case(num_examples, batch_size, as_list):
 def evaluate_accuracy_cases(c):
     """Fraction correct over a ragged dataset, net in inference mode."""
     c.custom("50 examples in batches of 16 (tf.data)", _evaluate_case(50, 16, False))
-    c.custom("list of batches, 23 examples in batches of 10", _evaluate_case(23, 10, True),
+    c.custom("a list of batches, the last one smaller", _evaluate_case(23, 10, True),
              hidden=True)
 
 
@@ -527,4 +528,5 @@ def train_step_cases(c):
     c.custom("plain MLP, batch 8", _train_step_case("plain", 8))
     c.custom("MLP with dropout and an L2 regularizer, batch 8",
              _train_step_case("regularized", 8))
-    c.custom("dropout and L2, batch 3", _train_step_case("regularized", 3), hidden=True)
+    c.custom("dropout and L2 on a small batch", _train_step_case("regularized", 3),
+             hidden=True)

@@ -35,8 +35,8 @@ def relu_cases(c):
                 lambda x: tf.abs(_f64(x))}
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("with exact zeros", c.tensor([-2.0, 0.0, 0.0, 3.0]), mistakes=mistakes)
-    c.values("float64 (2, 3, 4)", c.normal((2, 3, 4), dtype="float64"), mistakes=mistakes,
-             hidden=True)
+    c.values("float64 input with more axes", c.normal((2, 3, 4), dtype="float64"),
+             mistakes=mistakes, hidden=True)
 
 
 def _sigmoid_sign(x):
@@ -52,7 +52,8 @@ def sigmoid_cases(c):
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("x = -1000, 0, 1000", c.tensor([-1000.0, 0.0, 1000.0]), mistakes=mistakes,
              hint=hint)
-    c.values("float64, |x| up to 1000", c.uniform((50,), -1000.0, 1000.0, dtype="float64"),
+    c.values("float64 input with large |x|",
+             c.uniform((50,), -1000.0, 1000.0, dtype="float64"),
              mistakes=mistakes, hint=hint, hidden=True)
 
 
@@ -67,7 +68,8 @@ def tanh_cases(c):
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=mistakes)
     c.values("x in [-20, 20]", c.uniform((30,), -20.0, 20.0), mistakes=mistakes,
              hint="avoid inf / inf: use 2 sigmoid(2x) - 1 with your stable sigmoid, or tf.tanh")
-    c.values("float64", c.normal((5,), dtype="float64"), mistakes=mistakes, hidden=True)
+    c.values("float64 input", c.normal((5,), dtype="float64"), mistakes=mistakes,
+             hidden=True)
 
 
 # Derivatives ------------------------------------------------------------------------
@@ -107,7 +109,7 @@ def relu_grad_cases(c):
                allow_int=True)
     c.gradient("x = -1, 0, 2", c.tensor([-1.0, 0.0, 2.0]), forward=tf.nn.relu,
                mistakes=mistakes, allow_int=True)
-    c.gradient("float64 (3, 3), with zeros",
+    c.gradient("float64 input with exact zeros",
                tf.nn.relu(c.normal((3, 3), dtype="float64")) - tf.nn.relu(
                    c.normal((3, 3), dtype="float64")),
                forward=tf.nn.relu, mistakes=mistakes, allow_int=True, hidden=True)
@@ -128,7 +130,8 @@ def sigmoid_grad_cases(c):
                mistakes=mistakes)
     c.gradient("random (2, 5) by finite differences", c.normal((2, 5), std=3.0),
                forward=tf.sigmoid, method="finite_difference", mistakes=mistakes)
-    c.gradient("float64, |x| up to 30", c.uniform((20,), -30.0, 30.0, dtype="float64"),
+    c.gradient("float64 input with large |x|",
+               c.uniform((20,), -30.0, 30.0, dtype="float64"),
                forward=tf.sigmoid, mistakes=mistakes, hidden=True)
 
 
@@ -146,7 +149,7 @@ def tanh_grad_cases(c):
                mistakes=mistakes)
     c.gradient("random (2, 5) by finite differences", c.normal((2, 5), std=2.0),
                forward=tf.tanh, method="finite_difference", mistakes=mistakes)
-    c.gradient("float64 (4, 4)", c.normal((4, 4), dtype="float64"), forward=tf.tanh,
+    c.gradient("float64 matrix", c.normal((4, 4), dtype="float64"), forward=tf.tanh,
                mistakes=mistakes, hidden=True)
 
 
@@ -191,7 +194,7 @@ def mlp_cases(c):
              hint="reshape X to (-1, W1.shape[0]) first")
     c.values("flat X (5, 6), 6 -> 10 -> 4", c.normal((5, 6)), _mlp_params(c, 6, 10, 4),
              mistakes=_MLP_MISTAKES)
-    c.values("float64 images (2, 3, 3, 1)", c.normal((2, 3, 3, 1), dtype="float64"),
+    c.values("float64 images and parameters", c.normal((2, 3, 3, 1), dtype="float64"),
              _mlp_params(c, 9, 5, 2, dtype="float64"), mistakes=_MLP_MISTAKES, hidden=True)
 
 
@@ -291,5 +294,5 @@ def mlp_model_cases(c):
     """The model is Flatten, Dense(relu), Dense logits; recomputed from its weights."""
     c.custom("num_hiddens 32, num_outputs 10, images (28, 28, 1)",
              _mlp_model_case(32, 10, (28, 28, 1)))
-    c.custom("num_hiddens 7, num_outputs 3, images (5, 5, 1)",
+    c.custom("other layer sizes and image shape",
              _mlp_model_case(7, 3, (5, 5, 1)), hidden=True)

@@ -76,7 +76,7 @@ def xavier_normal_cases(c):
     """Samples have mean 0 and std sqrt(2 / (fan_in + fan_out))."""
     for name, shape, hidden in (("dense (784, 256)", DENSE_SHAPE, False),
                                 ("conv (5, 5, 6, 16)", CONV_SHAPE, False),
-                                ("dense (300, 40)", HIDDEN_SHAPE, True)):
+                                ("another dense kernel", HIDDEN_SHAPE, True)):
         c.sample(name, shape, dist=Normal(0.0, _std(*_fans(shape))), shape=shape,
                  mistakes=_normal_mistakes(shape), hidden=hidden)
 
@@ -87,7 +87,7 @@ def xavier_uniform_cases(c):
     """Samples lie in [-a, a] with the moments of U(-a, a)."""
     for name, shape, hidden in (("dense (784, 256)", DENSE_SHAPE, False),
                                 ("conv (5, 5, 6, 16)", CONV_SHAPE, False),
-                                ("dense (300, 40)", HIDDEN_SHAPE, True)):
+                                ("another dense kernel", HIDDEN_SHAPE, True)):
         c.sample(name, shape, dist=_uniform(shape), shape=shape,
                  mistakes=_uniform_mistakes(shape), hidden=hidden)
 
@@ -156,7 +156,7 @@ def xavier_uniform_class_cases(c):
     """The initializer samples U(-a, a), round-trips its config and works in Dense."""
     c.custom("weights (784, 256)", _initializer_sample(DENSE_SHAPE), weight=2)
     c.custom("get_config round trip", _initializer_config)
-    c.custom("conv kernel (5, 5, 6, 16)", _initializer_sample(CONV_SHAPE), hidden=True)
+    c.custom("a convolution kernel", _initializer_sample(CONV_SHAPE), hidden=True)
     c.custom("as a Dense kernel_initializer", _initializer_in_dense, hidden=True)
 
 
@@ -176,7 +176,7 @@ def scaled_sigmoid_cases(c):
     c.values("random (3, 4)", c.normal((3, 4)), mistakes=_SCALED_MISTAKES)
     c.values("x = -1000, 0, 1000", c.tensor([-1000.0, 0.0, 1000.0]),
              mistakes=_SCALED_MISTAKES)
-    c.values("float64", c.normal((6,), dtype="float64", std=4.0), mistakes=_SCALED_MISTAKES,
+    c.values("float64 input", c.normal((6,), dtype="float64", std=4.0), mistakes=_SCALED_MISTAKES,
              hidden=True)
 
 

@@ -91,7 +91,7 @@ def corr2d_cases(c):
     c.values("1x1 kernel", c.normal((4, 3)), c.normal((1, 1)), mistakes=_CORR2D_MISTAKES)
     c.values("kernel as large as the input", c.normal((3, 4)), c.normal((3, 4)),
              mistakes=_CORR2D_MISTAKES, hidden=True)
-    c.values("float64 (6, 5), kernel (3, 2)", c.normal((6, 5), dtype="float64"),
+    c.values("float64 input and kernel", c.normal((6, 5), dtype="float64"),
              c.normal((3, 2), dtype="float64"), mistakes=_CORR2D_MISTAKES, hidden=True)
 
 
@@ -152,6 +152,22 @@ def _shape_case(*args):
     return run
 
 
+def _drawn_pair(rng, low, high):
+    """A seeded `(h, w)` pair in `[low, high)`, as Python ints."""
+    return tuple(int(v) for v in rng.integers(low, high, size=2))
+
+
+def _floor_shape_args(rng):
+    """Seeded `(input_size, kernel_size, padding, stride)` whose division has a
+    remainder on both axes: `n - k + p = s q + r` with `0 < r < s`."""
+    stride = tuple(int(v) for v in rng.integers(2, 4, size=2))
+    kernel = tuple(int(v) for v in rng.integers(2, 5, size=2))
+    padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
+    size = tuple(int(k - p + s * rng.integers(2, 6) + rng.integers(1, s))
+                 for k, p, s in zip(kernel, padding, stride))
+    return size, kernel, padding, stride
+
+
 @exercise("conv_output_shape", chapter=CHAPTER, points=2, reference=kerasdl.conv_output_shape)
 def conv_output_shape_cases(c):
     """Output height and width `floor((n - k + p + s) / s)` per axis.
@@ -167,9 +183,11 @@ def conv_output_shape_cases(c):
                                                                 (1, 1)))
     c.custom("padding (2, 4), stride (1, 3) on (7, 10), k (5, 4)",
              _shape_case((7, 10), (5, 4), (2, 4), (1, 3)))
-    c.custom("defaults: (6, 8), k (2, 3)", _shape_case((6, 8), (2, 3)), hidden=True)
-    c.custom("floor matters: 11x9, k 2, p 1, s 3", _shape_case((11, 9), (2, 2), (1, 1),
-                                                               (3, 3)), hidden=True)
+    c.custom("default padding and stride",
+             _shape_case(_drawn_pair(c.rng, 5, 13), _drawn_pair(c.rng, 1, 5)),
+             hidden=True)
+    c.custom("floor division of the output size", _shape_case(*_floor_shape_args(c.rng)),
+             hidden=True)
 
 
 # corr2d_multi_in -------------------------------------------------------------------
@@ -206,9 +224,9 @@ def corr2d_multi_in_cases(c):
     c.values("3 channels, (5, 6) input, (2, 3) kernel", c.normal((3, 5, 6)),
              c.normal((3, 2, 3)), mistakes=_MULTI_IN_MISTAKES)
     c.values("1 channel", c.normal((1, 4, 4)), c.normal((1, 3, 3)), mistakes=_MULTI_IN_MISTAKES)
-    c.values("5 channels, kernel as large as the input", c.normal((5, 3, 2)),
+    c.values("many channels, kernel as large as the input", c.normal((5, 3, 2)),
              c.normal((5, 3, 2)), mistakes=_MULTI_IN_MISTAKES, hidden=True)
-    c.values("float64, 4 channels, 1x1 kernel", c.normal((4, 3, 5), dtype="float64"),
+    c.values("float64 input, a one-by-one kernel", c.normal((4, 3, 5), dtype="float64"),
              c.normal((4, 1, 1), dtype="float64"), mistakes=_MULTI_IN_MISTAKES, hidden=True)
 
 
@@ -243,9 +261,9 @@ def corr2d_multi_in_out_cases(c):
              c.normal((2, 3, 3, 2)), mistakes=_MULTI_IN_OUT_MISTAKES)
     c.values("c_o 4, c_i 1", c.normal((1, 5, 5)), c.normal((4, 1, 2, 2)),
              mistakes=_MULTI_IN_OUT_MISTAKES)
-    c.values("c_o 1, c_i 2, kernel as large as the input", c.normal((2, 3, 3)),
+    c.values("one output channel, kernel as large as the input", c.normal((2, 3, 3)),
              c.normal((1, 2, 3, 3)), mistakes=_MULTI_IN_OUT_MISTAKES, hidden=True)
-    c.values("float64, c_o 3, c_i 3, 1x1 kernel", c.normal((3, 4, 2), dtype="float64"),
+    c.values("float64 input, a one-by-one kernel", c.normal((3, 4, 2), dtype="float64"),
              c.normal((3, 3, 1, 1), dtype="float64"), mistakes=_MULTI_IN_OUT_MISTAKES,
              hidden=True)
 
@@ -280,7 +298,8 @@ def corr2d_multi_in_out_1x1_cases(c):
              mistakes=_ONE_BY_ONE_MISTAKES)
     c.values("c_o 1, c_i 1", c.normal((1, 4, 2)), c.normal((1, 1, 1, 1)),
              mistakes=_ONE_BY_ONE_MISTAKES)
-    c.values("float64, c_o 3, c_i 5", c.normal((5, 2, 6), dtype="float64"),
+    c.values("float64 input, more input than output channels",
+             c.normal((5, 2, 6), dtype="float64"),
              c.normal((3, 5, 1, 1), dtype="float64"), mistakes=_ONE_BY_ONE_MISTAKES,
              hidden=True)
 
@@ -323,11 +342,11 @@ def pool2d_cases(c):
              mistakes=_POOL_MISTAKES)
     c.values("non-square (5, 4), (3, 2), max", c.normal((5, 4)), (3, 2), "max",
              mistakes=_POOL_MISTAKES)
-    c.values("1x1 window returns X", c.normal((3, 4)), (1, 1), "avg", mistakes=_POOL_MISTAKES,
-             hidden=True)
+    c.values("a one-element window returns X", c.normal((3, 4)), (1, 1), "avg",
+             mistakes=_POOL_MISTAKES, hidden=True)
     c.values("window as large as the input, avg", c.normal((3, 4)), (3, 4), "avg",
              mistakes=_POOL_MISTAKES, hidden=True)
-    c.values("float64 (6, 5), (2, 2), max", c.normal((6, 5), dtype="float64"), (2, 2),
+    c.values("float64 input, max pooling", c.normal((6, 5), dtype="float64"), (2, 2),
              mistakes=_POOL_MISTAKES, hidden=True)
 
 

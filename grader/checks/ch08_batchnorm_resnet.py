@@ -23,6 +23,7 @@ from grader.models import (
     build_layer_pair,
     compare_outputs,
     copy_reference_weights,
+    seeded_reference,
 )
 from grader.probes import probe
 from grader.registry import exercise
@@ -104,10 +105,10 @@ def batch_norm_cases(c):
              mistakes=_BN_MISTAKES, **_BN_OPTIONS)
     c.values("NHWC (3, 4, 4, 3), inference", *_bn_inputs(c, (3, 4, 4, 3)), EPS, MOMENTUM,
              False, mistakes=_BN_MISTAKES, **_BN_OPTIONS)
-    c.values("float64 NHWC (2, 3, 3, 4), training, eps 1e-3",
+    c.values("float64 images in training, another eps and momentum",
              *_bn_inputs(c, (2, 3, 3, 4), dtype="float64"), 1e-3, 0.8, True,
              mistakes=_BN_MISTAKES, hidden=True, **_BN_OPTIONS)
-    c.values("dense (5, 2), inference, eps 0.1", *_bn_inputs(c, (5, 2)), 0.1, MOMENTUM, False,
+    c.values("dense inference with a large eps", *_bn_inputs(c, (5, 2)), 0.1, MOMENTUM, False,
              mistakes=_BN_MISTAKES, hidden=True, **_BN_OPTIONS)
 
 
@@ -253,7 +254,7 @@ def batchnorm_cases(c):
     c.custom("no training argument is inference", _batchnorm_case((5, 2), ["train",
                                                                           "default"]))
     c.custom("inside keras.Sequential", _batchnorm_in_sequential_case)
-    c.custom("NHWC (2, 4, 5, 3): infer, train, train",
+    c.custom("images: inference first, then two training steps",
              _batchnorm_case((2, 4, 5, 3), ["infer", "train", "train"]), hidden=True)
 
 
@@ -342,9 +343,12 @@ def _residual_outputs_case(args, input_shape):
                                hint="conv3x3-BN-relu-conv3x3-BN, a 1x1 conv shortcut only "
                                     "with use_1x1conv, Keras BatchNormalization")
         modes = (("inference", False), ("training", True), ("inference after training", False))
-        # The reference has its seeded weights: its outputs depend on the case alone.
-        wanted = ctx.remember("reference outputs", lambda: tuple(
-            reference(X, training=training) for _, training in modes))
+        # The reference with its seeded weights: its outputs depend on the case alone.
+        def reference_outputs():
+            seeded = seeded_reference(reference, reference_ops)
+            return tuple(seeded(X, training=training) for _, training in modes)
+
+        wanted = ctx.remember("reference outputs", reference_outputs)
         result = None
         for (label, training), want in zip(modes, wanted):
             got = ctx.guard(layer, X, training=training)
@@ -368,8 +372,8 @@ def residual_cases(c):
     c.custom("Residual(4) outputs, training and inference",
              _residual_outputs_case((4,), (5, 5, 4)), weight=2)
     c.custom("Residual(5, True, 2) outputs", _residual_outputs_case((5, True, 2), (6, 7, 2)))
-    c.custom("Residual(4, True, 1) outputs", _residual_outputs_case((4, True, 1), (4, 4, 3)),
-             hidden=True)
+    c.custom("a convolution shortcut without downsampling: outputs",
+             _residual_outputs_case((4, True, 1), (4, 4, 3)), hidden=True)
 
 
 # resnet_block ----------------------------------------------------------------------
@@ -388,9 +392,10 @@ def resnet_block_cases(c):
                                 ((5, 3), (6, 5, 2), True)):
         cases = ModelCases(args, input_shape=shape, batch=3, hints=[_resnet_block_hints],
                            what="your stage")
-        label = ", ".join(repr(a) for a in args)
-        c.custom(f"({label}) output shape", cases.output_shape(), hidden=hidden)
-        c.custom(f"({label}) outputs and training mode", cases.training(), hidden=hidden)
+        # A hidden case is named by what it tests, not by its arguments.
+        label = "another stage:" if hidden else "(" + ", ".join(repr(a) for a in args) + ")"
+        c.custom(f"{label} output shape", cases.output_shape(), hidden=hidden)
+        c.custom(f"{label} outputs and training mode", cases.training(), hidden=hidden)
 
 
 # resnet18 --------------------------------------------------------------------------

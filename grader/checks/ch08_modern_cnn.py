@@ -25,6 +25,7 @@ from grader.models import (
     compare_structure,
     copy_reference_weights,
     mismatch_hint,
+    seeded_reference,
 )
 from grader.registry import exercise
 
@@ -72,11 +73,13 @@ def alexnet_cases(c):
 
 def _block_cases(c, args, input_shape, *, what, hidden=False, training=False):
     cases = ModelCases(args, input_shape=input_shape, batch=3, what=what)
-    label = ", ".join(repr(a) for a in args)
-    c.custom(f"({label}) structure", cases.structure(), hidden=hidden)
-    c.custom(f"({label}) outputs on {input_shape}", cases.outputs(), hidden=hidden)
+    # A hidden case is named by what it tests, not by its arguments.
+    label = "other arguments:" if hidden else "(" + ", ".join(repr(a) for a in args) + ")"
+    on = "" if hidden else f" on {input_shape}"
+    c.custom(f"{label} structure", cases.structure(), hidden=hidden)
+    c.custom(f"{label} outputs{on}", cases.outputs(), hidden=hidden)
     if training:
-        c.custom(f"({label}) training mode", cases.training(), hidden=hidden)
+        c.custom(f"{label} training mode", cases.training(), hidden=hidden)
 
 
 @exercise("vgg_block", chapter=CHAPTER, points=2, reference=kerasdl.vgg_block, kind="model")
@@ -195,7 +198,8 @@ def _inception_outputs_case(args, input_shape):
         hint = mismatch_hint(mismatch, [_inception_hints])
         copy_reference_weights(ctx, reference_ops, student_ops, hint=hint)
         got = ctx.guard(layer, X, training=False)
-        want = ctx.remember("reference output", lambda: reference(X, training=False))
+        want = ctx.remember("reference output", lambda: seeded_reference(
+            reference, reference_ops)(X, training=False))
         result = compare_outputs(got, want, what="your output", hidden=ctx.hidden)
         result.raise_if_failed(hint=hint or "concatenate the paths in order 1, 2, 3, 4 on "
                                             "the channel axis; relu after every conv")
@@ -216,7 +220,7 @@ def inception_cases(c):
              _inception_shape_case(small, (6, 7, 5)))
     c.custom("(4, (2, 6), (3, 5), 7): outputs", _inception_outputs_case(small, (6, 7, 5)),
              weight=2)
-    c.custom("(3, (4, 2), (2, 3), 5) on (5, 5, 3): outputs",
+    c.custom("other channel counts: outputs",
              _inception_outputs_case((3, (4, 2), (2, 3), 5), (5, 5, 3)), hidden=True)
 
 

@@ -22,6 +22,7 @@ from grader.models.cases import (
     copy_reference_weights,
     has_input_shape,
     output_shape,
+    seeded_reference,
     student_ops,
 )
 from grader.models.summary import ops_from_summary, trace_summary
@@ -61,6 +62,7 @@ __all__ = [
     "compare_outputs",
     "compare_structure",
     "copy_reference_weights",
+    "seeded_reference",
     "has_input_shape",
     "input_shape_of",
     "mismatch_hint",

@@ -38,6 +38,7 @@ __all__ = [
     "build_layer_pair",
     "built_reference",
     "copy_reference_weights",
+    "seeded_reference",
     "student_ops",
 ]
 
@@ -49,7 +50,12 @@ _REFERENCE_CACHE = {}
 
 
 def copy_reference_weights(ctx, reference_ops, student_ops, hint=None):
-    """Give the reference seeded weights (`TRANSFER_SEED`) and copy them to the student.
+    """Copy the reference's seeded weights (`TRANSFER_SEED`) to the student.
+
+    The reference itself gets them only where its outputs are computed
+    (`seeded_reference`, inside `ctx.remember`): a remembered output needs no
+    reference call, and assigning GoogLeNet's or ResNet-18's millions of
+    weights again on every check cost more than the rest of the grader's part.
 
     Args:
         ctx: the case's context.
@@ -63,7 +69,6 @@ def copy_reference_weights(ctx, reference_ops, student_ops, hint=None):
     """
     # Same values as randomize_weights(reference_ops, default_rng(TRANSFER_SEED)).
     drawn = seeded_weights(reference_ops, TRANSFER_SEED)
-    transfer_weights(reference_ops, reference_ops, source_values=drawn)
     try:
         plan = transfer_plan(reference_ops, student_ops, drawn)
     except StructureMismatch as error:
@@ -72,12 +77,22 @@ def copy_reference_weights(ctx, reference_ops, student_ops, hint=None):
     ctx.probe(assign_weights, [(op.layer, op.kind, arrays) for op, arrays in plan])
 
 
+def seeded_reference(reference, reference_ops):
+    """`reference` with its seeded weights (`TRANSFER_SEED`), moving statistics
+    included: what `copy_reference_weights` gives the student. Call it right
+    before the reference's outputs are computed (a training call changes its
+    moving statistics)."""
+    drawn = seeded_weights(reference_ops, TRANSFER_SEED)
+    transfer_weights(reference_ops, reference_ops, source_values=drawn)
+    return reference
+
+
 def built_reference(ctx, args, input_shape):
     """The case's reference model or layer built on `args`, with its traced ops.
 
     Built once per process (`_REFERENCE_CACHE`, keyed by reference, args and
     input shape) and called once on zeros if it has no `keras.Input`. Give it
-    its seeded weights (`copy_reference_weights`) before using its outputs.
+    its seeded weights (`seeded_reference`) before using its outputs.
 
     Args:
         ctx: the case's context.
@@ -109,7 +124,8 @@ def build_layer_pair(ctx, args, X, input_shape):
 
     Returns:
         `(layer, reference, student_ops, reference_ops)`; the reference comes
-        from `built_reference` (give it its seeded weights before use).
+        from `built_reference` (give it its seeded weights before use:
+        `seeded_reference`).
     """
     layer = ctx.student(*args)
     ctx.guard(layer, X)
@@ -248,12 +264,13 @@ class ModelCases:
         return run
 
     def _transferred(self, ctx):
-        """Seeded reference weights, copied into the student's model."""
+        """Seeded reference weights, copied into the student's model; returns the
+        model and a function giving the reference with those weights."""
         reference, reference_ops = self.reference(ctx)
         net = self.student(ctx)
         copy_reference_weights(ctx, reference_ops, self.student_ops(ctx),
                                hint=lambda: self._structure_hint(ctx))
-        return net, reference
+        return net, lambda: seeded_reference(reference, reference_ops)
 
     def _inputs(self, ctx):
         X = ctx.rng.uniform(0.0, 1.0, size=(self.batch, *self.eval_shape))
@@ -265,9 +282,9 @@ class ModelCases:
         def run(ctx):
             net, reference = self._transferred(ctx)
             X = self._inputs(ctx)
-            # The reference has its seeded weights (`_transferred`): its output
-            # depends on the case alone.
-            want = ctx.remember("reference output", lambda: reference(X, training=False))
+            # The reference with its seeded weights: its output depends on the
+            # case alone.
+            want = ctx.remember("reference output", lambda: reference()(X, training=False))
             got = ctx.guard(net, X, training=False)
             result = compare_outputs(got, want, what=f"{self.what}'s output (inference)",
                                      hidden=ctx.hidden)
@@ -297,10 +314,13 @@ class ModelCases:
                              "inference: dropout is never active",
                              hint="use keras.layers.Dropout (active only when training)")
                 return Comparison(True, "dropout is active with training=True")
-            # The reference has its seeded weights (`_transferred`): its outputs
-            # depend on the case alone.
-            want_training, want_after = ctx.remember("reference outputs", lambda: (
-                reference(X, training=True), reference(X, training=False)))
+            # The reference with its seeded weights: its outputs depend on the
+            # case alone.
+            def reference_outputs():
+                seeded = reference()
+                return seeded(X, training=True), seeded(X, training=False)
+
+            want_training, want_after = ctx.remember("reference outputs", reference_outputs)
             got = ctx.guard(net, X, training=True)
             result = compare_outputs(got, want_training,
                                      what=f"{self.what}'s output (training=True)",

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import grader
 from grader.registry import exercise
-from grader.runner import HIDDEN_FAILURE, run_exercise
+from grader.runner import HIDDEN_FAILURE, HIDDEN_PASS, run_exercise
 
 # Scores are rounded to 4 decimals; a pass or a fail is exact to this.
 SCORE_ATOL = 1e-9
@@ -256,6 +256,26 @@ def test_hidden_expected_values_never_printed(capsys):
         assert secret not in text
     # The public cases do show values, to help.
     assert "expected" in score.results[0].message
+
+
+def test_hidden_pass_and_exception_messages_show_no_inputs():
+    """Do a passed hidden case and one whose code raised with its input in the
+    message (or in a made-up exception type's name) show none of it?"""
+    passed = run(lambda x: x * 2, hidden=True).results[2]
+    assert passed.passed and passed.message == HIDDEN_PASS
+
+    def echo(x):
+        raise ValueError(f"got {np.asarray(x).tolist()}")
+
+    def named(x):
+        raise type(f"Got{int(np.asarray(x).ravel()[0])}", (Exception,), {})()
+
+    echoed = run(echo, hidden=True).results
+    assert "got [1.0, -2.0, 3.0]" in echoed[0].message  # a public case shows it
+    assert echoed[2].message == "your function raised ValueError on this hidden case"
+    made_up = run(named, hidden=True).results[2]
+    assert made_up.message == "your function raised an exception on this hidden case"
+    assert "41" not in made_up.message
 
 
 def test_partial_credit_weights():
