@@ -24,11 +24,15 @@ c.CourseDirectory.course_id = "tiny"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 """
-SOLUTION = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+# Two registered exercises of one point each, graded by grader.check.
+PREFIX = "import tensorflow as tf\nimport grader\n\n"
+SOLUTION = PREFIX + "def relu(X):\n    ### BEGIN SOLUTION\n    return tf.maximum(X, 0)\n    ### END SOLUTION"
+SIGMOID = "def sigmoid(X):\n    ### BEGIN SOLUTION\n    return tf.math.sigmoid(X)\n    ### END SOLUTION"
+ODD_RELU = PREFIX + "def relu(X):\n    return (X + tf.abs(X)) / 2"
 TINY_SUBMISSIONS = {
     "ok": Submission(),
     "stub": Submission(base="stub"),
-    "odd": Submission(answers={"double": "def double(x):\n    return x + x"}),
+    "odd": Submission(answers={"relu": ODD_RELU}),
 }
 
 
@@ -47,11 +51,12 @@ def tiny_repo(tmp_path_factory):
     (repo / "nbgrader_config.py").write_text(CONFIG)
     v4 = nbformat.v4
     nb = v4.new_notebook(cells=[
-        v4.new_code_cell(SOLUTION, metadata=_meta("double", solution=True)),
-        v4.new_code_cell('print("checking double")\nassert double(3) == 6',
-                         metadata=_meta("test_double", grade=True, points=2)),
-        v4.new_code_cell("assert double(-1) == -2",
-                         metadata=_meta("test_negative", grade=True, points=1)),
+        v4.new_code_cell(SOLUTION, metadata=_meta("relu", solution=True)),
+        v4.new_code_cell('grader.check("relu", relu)',
+                         metadata=_meta("test_relu", grade=True, points=1)),
+        v4.new_code_cell(SIGMOID, metadata=_meta("sigmoid", solution=True)),
+        v4.new_code_cell('grader.check("sigmoid", sigmoid)',
+                         metadata=_meta("test_sigmoid", grade=True, points=1)),
     ])  # fmt: skip
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (repo / "solutions" / ASSIGNMENT).mkdir(parents=True)
@@ -79,7 +84,7 @@ def _solution_source(course, student):
 def test_solution_code_strips_markers():
     """Does a full-marks student submit the solution without its BEGIN/END lines?"""
     cell = nbformat.v4.new_code_cell(SOLUTION)
-    assert demo.solution_code(cell) == "def double(x):\n    return 2 * x"
+    assert demo.solution_code(cell) == PREFIX + "def relu(X):\n    return tf.maximum(X, 0)"
 
 
 def test_build_course_releases_and_records(tiny_course):
@@ -98,8 +103,8 @@ def test_build_course_rejects_unknown_assignment(tiny_repo, tmp_path):
 def test_sample_class_fills_solution_cells(tiny_course, tiny_module):
     """Does each submission get its own code, the solution, or the stub, by grade_id?"""
     demo.make_sample_class(tiny_course, ASSIGNMENT)
-    assert _solution_source(tiny_course, "ok") == "def double(x):\n    return 2 * x"
-    assert _solution_source(tiny_course, "odd") == "def double(x):\n    return x + x"
+    assert _solution_source(tiny_course, "ok") == PREFIX + "def relu(X):\n    return tf.maximum(X, 0)"
+    assert _solution_source(tiny_course, "odd") == ODD_RELU
     assert "NotImplementedError" in _solution_source(tiny_course, "stub")
     stamp = tiny_course / "submitted" / "ok" / ASSIGNMENT / "timestamp.txt"
     assert stamp.read_text() == demo.TIMESTAMP
@@ -122,12 +127,12 @@ def test_unknown_demo_assignment():
 def test_expected_scores_defaults(tiny_course):
     """Are the defaults full points for a solution base and zero for a stub?"""
     subs = {"ok": Submission(), "stub": Submission(base="stub"),
-            "half": Submission(expected={"test_double": 1.0})}  # fmt: skip
+            "half": Submission(expected={"test_relu": 0.5})}  # fmt: skip
     expected = demo.expected_scores(tiny_course, ASSIGNMENT, subs)
     assert expected == {
-        ("ok", "test_double"): 2.0, ("ok", "test_negative"): 1.0,
-        ("stub", "test_double"): 0.0, ("stub", "test_negative"): 0.0,
-        ("half", "test_double"): 1.0, ("half", "test_negative"): 1.0,
+        ("ok", "test_relu"): 1.0, ("ok", "test_sigmoid"): 1.0,
+        ("stub", "test_relu"): 0.0, ("stub", "test_sigmoid"): 0.0,
+        ("half", "test_relu"): 0.5, ("half", "test_sigmoid"): 1.0,
     }  # fmt: skip
 
 
@@ -144,8 +149,8 @@ def test_compare_scores_flags_mismatch():
 def test_run_demo_reports_mismatch(tiny_repo, tmp_path, monkeypatch, capsys):
     """Does the demo grade the class, print MISMATCH on a wrong expectation and exit 1?"""
     subs = dict(TINY_SUBMISSIONS)
-    # Deliberately wrong: the stub scores 0 on test_negative, not 1.
-    subs["stub"] = Submission(base="stub", expected={"test_negative": 1.0})
+    # Deliberately wrong: the stub scores 0 on test_sigmoid, not 1.
+    subs["stub"] = Submission(base="stub", expected={"test_sigmoid": 1.0})
     monkeypatch.setattr(demo, "_module", lambda a: types.SimpleNamespace(SUBMISSIONS=subs))
     code = demo.run_demo([ASSIGNMENT], tmp_path / "course", jobs=2, timeout=30,
                          repo_dir=tiny_repo)  # fmt: skip

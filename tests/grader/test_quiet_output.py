@@ -108,14 +108,15 @@ def demo_run(tmp_path_factory):
     (repo / "solutions" / ASSIGNMENT).mkdir(parents=True)
     (repo / "nbgrader_config.py").write_text(CONFIG)
     v4 = nbformat.v4
-    meta = {"grade": False, "grade_id": "double", "locked": False, "schema_version": 3,
+    meta = {"grade": False, "grade_id": "relu", "locked": False, "schema_version": 3,
             "solution": True}  # fmt: skip
-    test_meta = {"grade": True, "grade_id": "test_double", "locked": True, "points": 1,
+    test_meta = {"grade": True, "grade_id": "test_relu", "locked": True, "points": 1,
                  "schema_version": 3, "solution": False}  # fmt: skip
     nb = v4.new_notebook(cells=[
-        v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
+        v4.new_code_cell("import tensorflow as tf\nimport grader\n\ndef relu(X):\n"
+                         "    ### BEGIN SOLUTION\n    return tf.maximum(X, 0)\n"
                          "    ### END SOLUTION", metadata={"nbgrader": meta}),
-        v4.new_code_cell("assert double(3) == 6", metadata={"nbgrader": test_meta}),
+        v4.new_code_cell('grader.check("relu", relu)', metadata={"nbgrader": test_meta}),
     ])  # fmt: skip
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}  # fmt: skip
