@@ -42,12 +42,13 @@ def _grade_cell_order(coursedir, assignment):
     return order
 
 
-def gradebook_frames(assignment, course_dir="."):
+def gradebook_frames(assignment, course_dir=".", *, db_url=None):
     """The gradebook of `assignment` as two pandas tables.
 
     Args:
         assignment: assignment id.
         course_dir: course root.
+        db_url: the gradebook's database URL; the course's by default.
 
     Returns:
         ``(grades, cells)``. `grades` has one row per student of the gradebook:
@@ -60,14 +61,15 @@ def gradebook_frames(assignment, course_dir="."):
         ``mean_score``, ``pass_rate`` (fraction with full marks).
 
     Raises:
-        ValueError: if `course_dir` is not a course, has no gradebook file, or
-            its gradebook does not hold `assignment`.
+        ValueError: if `course_dir` is not a course, `db_url` is not a database
+            URL, there is no gradebook yet, or it does not hold `assignment`.
+        RuntimeError: the gradebook's database server cannot be reached.
     """
     import numpy as np
     import pandas as pd
     from nbgrader.api import Gradebook, MissingEntry
 
-    _, coursedir = load_course(course_dir)
+    _, coursedir = load_course(course_dir, db_url)
     require_gradebook(coursedir)
     order = _grade_cell_order(coursedir, assignment)
     rows, cell_info = [], {}
@@ -269,7 +271,7 @@ def audit_frame(coursedir, assignment):
                         columns=AUDIT_COLUMNS)
 
 
-def write_report(assignment, course_dir=".", out_dir=None):
+def write_report(assignment, course_dir=".", out_dir=None, *, db_url=None):
     """Write the grades CSV, the pass-rate table and the plots of `assignment`.
 
     The grades CSV and table also hold each student's autograde state
@@ -282,21 +284,22 @@ def write_report(assignment, course_dir=".", out_dir=None):
         assignment: assignment id.
         course_dir: course root.
         out_dir: folder for the files; ``<course>/reports/<assignment>`` by default.
+        db_url: the gradebook's database URL; the course's by default.
 
     Returns:
         ``(paths, grades, cells)``: a `ReportPaths` and the two tables of
         `gradebook_frames`.
 
     Raises:
-        ValueError: as `gradebook_frames`; nothing is written then.
+        ValueError, RuntimeError: as `gradebook_frames`; nothing is written then.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grades, cells = gradebook_frames(assignment, course_dir)
-    _, coursedir = load_course(course_dir)
+    grades, cells = gradebook_frames(assignment, course_dir, db_url=db_url)
+    _, coursedir = load_course(course_dir, db_url)
     grades = _add_similarity(_add_states(grades, coursedir, assignment), coursedir, assignment)
     out = Path(out_dir) if out_dir else Path(coursedir.root) / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
