@@ -51,12 +51,13 @@ def gradebook_frames(assignment, course_dir=".", *, db_url=None):
         db_url: the gradebook's database URL; the course's by default.
 
     Returns:
-        ``(grades, cells)``. `grades` has one row per student of the gradebook:
-        nbgrader export's columns (`EXPORT_COLUMNS`, same values; a student
-        without a submission has score 0 and no timestamp) then one column per
-        graded cell with its score (NaN without a submission). Cell columns are
-        named by ``grade_id``, prefixed by ``notebook/`` when the assignment has
-        several notebooks. `cells` has one row per graded cell: ``cell``,
+        ``(grades, cells)``. `grades` has one row per student of the gradebook,
+        in student id order on every database: nbgrader export's columns
+        (`EXPORT_COLUMNS`, same values; a student without a submission has
+        score 0 and no timestamp) then one column per graded cell with its
+        score (NaN without a submission). Cell columns are named by
+        ``grade_id``, prefixed by ``notebook/`` when the assignment has several
+        notebooks. `cells` has one row per graded cell: ``cell``,
         ``notebook``, ``grade_id``, ``max_score``, ``submissions``,
         ``mean_score``, ``pass_rate`` (fraction with full marks).
 
@@ -90,7 +91,7 @@ def gradebook_frames(assignment, course_dir=".", *, db_url=None):
         names = [key for key in order if key in cell_info]
         names += sorted(key for key in cell_info if key not in names)
         label = {key: f"{key[0]}/{key[1]}" if multi else key[1] for key in names}
-        for student in gb.students:
+        for student in sorted(gb.students, key=lambda s: s.id):  # the same on every database
             row = {
                 "assignment": record.name, "duedate": record.duedate, "student_id": student.id,
                 "last_name": student.last_name, "first_name": student.first_name,
