@@ -4,7 +4,7 @@ one embedded autograde run with one job."""
 import shutil
 
 import pytest
-from tiny_course import ASSIGNMENT, CELL_TIMEOUT, make_course
+from tiny_course import ASSIGNMENT, SLACK_CELL_TIMEOUT, make_course
 
 from grader import course as grading
 
@@ -20,6 +20,6 @@ def graded_serial(pristine, tmp_path_factory):
     """A copy of the tiny course autograded by the embedded cluster with ``jobs=1``."""
     course = tmp_path_factory.mktemp("serial") / "course"
     shutil.copytree(pristine, course)
-    grading.autograde(ASSIGNMENT, course, jobs=1, timeout=CELL_TIMEOUT, num_gpus=0,
+    grading.autograde(ASSIGNMENT, course, jobs=1, timeout=SLACK_CELL_TIMEOUT, num_gpus=0,
                       progress=False)
     return course
