@@ -74,7 +74,7 @@ def test_reach_database_reports_a_refused_connection():
 
 
 def test_load_course_sets_db_url(pristine):
-    """Does load_course put --db in the config and the CourseDirectory, sqlite staying the default?"""
+    """Does load_course put --db in the config and CourseDirectory, sqlite the default?"""
     config, coursedir = load_course(pristine)
     assert coursedir.db_url == f"sqlite:///{pristine / 'gradebook.db'}"
     url = "postgresql+psycopg://ta@127.0.0.1:5432/course"
@@ -111,7 +111,7 @@ def test_cli_autograde_with_an_unreachable_server(pristine, capsys):
 
 
 def test_nbgrader_subprocess_uses_db_url_not_on_its_command_line(pristine, tmp_path):
-    """Does the nbgrader subprocess use the given gradebook, which its command line does not show?"""
+    """Does the nbgrader subprocess use the given gradebook, not shown on its command line?"""
     other = tmp_path / "other.db"
     url = f"sqlite:///{other}"
     args = ["db", "student", "add", "zoe", f"--CourseDirectory.root={pristine}"]
