@@ -1,7 +1,8 @@
 # The README's two commands: `make demo` and `make test`. Both set up everything
 # they need on a fresh Debian machine: a virtual environment in .venv with the
 # project and its dev extra, and the Debian packages the course and its tests use
-# (Fashion-MNIST, bubblewrap for the grading sandbox).
+# (Fashion-MNIST, bubblewrap for the grading sandbox, Chromium for the feedback
+# pages, a PostgreSQL server for the gradebook tests).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Debian packages installed when missing (as root with apt-get; see the script).
-DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap chromium
+DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap chromium postgresql
 
 .PHONY: test demo install data clean
 

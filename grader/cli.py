@@ -19,6 +19,10 @@ Subcommands:
 - ``similarity ASSIGNMENT``: copied solution code between students and from
   the kerasdl reference (`grader.course.similarity`).
 
+``autograde``, ``report``, ``feedback`` and ``demo`` take ``--db URL``: the
+gradebook's database (sqlite by default, PostgreSQL through psycopg;
+`grader.course.database`).
+
 This module holds only the command line. It imports neither TensorFlow nor
 nbgrader, so ``kerasdl-grade --help`` answers at once and every flag (and
 ``--course``: "not a course directory") is checked before anything heavy
@@ -85,9 +89,17 @@ def build_parser():
     # --course DIR and the ASSIGNMENT positional of autograde, report and feedback.
     course_assignment = argparse.ArgumentParser(add_help=False, parents=[course])
     course_assignment.add_argument("assignment", metavar="ASSIGNMENT", help="assignment id")
+    # --db URL of autograde, report, feedback and demo.
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--db", metavar="URL",
+        help="gradebook database (SQLAlchemy URL), e.g. postgresql+psycopg://USER@HOST/DATABASE "
+        "(default: the course's CourseDirectory.db_url, else sqlite:///<course>/gradebook.db)",
+    )  # fmt: skip
 
     p = sub.add_parser(
-        "autograde", parents=[course_assignment], help="autograde the submissions in submitted/",
+        "autograde", parents=[course_assignment, database],
+        help="autograde the submissions in submitted/",
         description="Grade submitted/<student>/ASSIGNMENT: each submission runs in a sandboxed "
         "kernel on a grading worker, a trusted judge outside the kernel grades every test "
         "cell, and one process records the grades in the gradebook. A submission that crashes "
@@ -135,7 +147,7 @@ def build_parser():
                    help="keep the executed notebooks and verdicts")
 
     p = sub.add_parser(
-        "report", parents=[course_assignment], help="grades.csv, pass rates and plots",
+        "report", parents=[course_assignment, database], help="grades.csv, pass rates and plots",
         description="Read the gradebook and write grades.csv (nbgrader export's columns plus one "
         "column per graded cell), pass_rates.csv and two PNG plots; print a summary.",
     )  # fmt: skip
@@ -144,7 +156,8 @@ def build_parser():
                    help="also print the audit log: every grade autograde changed, old -> new")
 
     p = sub.add_parser(
-        "feedback", parents=[course_assignment], help="HTML feedback without hidden tests",
+        "feedback", parents=[course_assignment, database],
+        help="HTML feedback without hidden tests",
         description="Run nbgrader generate_feedback with hidden tests (code and tracebacks) "
         "removed; writes feedback/<student>/ASSIGNMENT/*.html.",
     )  # fmt: skip
@@ -160,7 +173,7 @@ def build_parser():
 
     samples = ", ".join(demo.SAMPLE_ASSIGNMENTS)
     p = sub.add_parser(
-        "demo", help="grade a sample class of submissions",
+        "demo", parents=[database], help="grade a sample class of submissions",
         description="Build a course folder from the repository's notebooks, make a sample "
         "class of submissions, autograde it, generate feedback and a report, and compare every "
         "grade with the expected one. Exits with 1 on any MISMATCH. Assignments with a sample "
@@ -224,7 +237,7 @@ def _cmd_autograde(args):
         timeout=args.timeout, notebook_timeout=args.notebook_timeout, num_gpus=args.gpus,
         progress=not args.no_progress, keep_work=args.keep_work, sandbox=not args.no_sandbox,
         memory_bytes=None if args.memory is None else args.memory << 20,
-        scheduler=args.scheduler, force=args.force,
+        scheduler=args.scheduler, force=args.force, db_url=args.db,
     )  # fmt: skip
     print(grading.outcome_table(outcomes))
     not_graded = sum(outcome.state == "not graded" for outcome in outcomes)
@@ -246,7 +259,8 @@ def _warn_if_tracked(command, path):
 def _cmd_report(args):
     from grader.course.similarity import STUDENT_COLUMNS
 
-    paths, grades, cells = grading.write_report(args.assignment, args.course, args.out)
+    paths, grades, cells = grading.write_report(args.assignment, args.course, args.out,
+                                                db_url=args.db)
     similarity = [column for column in STUDENT_COLUMNS if column in grades.columns]
     summary = grades[["student_id", "state", "score", "max_score", *cells["cell"], *similarity,
                       "state_reason", "flags"]]
@@ -270,8 +284,9 @@ def _cmd_report(args):
 def _cmd_feedback(args):
     from grader.course.coursedir import load_course, require_gradebook
 
-    require_gradebook(load_course(args.course)[1])
-    for path in grading.generate_feedback(args.assignment, args.course, students=args.student):
+    require_gradebook(load_course(args.course, args.db)[1])
+    for path in grading.generate_feedback(args.assignment, args.course, students=args.student,
+                                          db_url=args.db):
         print(path)
     return 0
 
@@ -308,7 +323,7 @@ def _cmd_demo(args):
 
     return demo.run_demo(
         assignments=args.assignment, out_dir=args.out, jobs=args.jobs, timeout=args.timeout,
-        repo_dir=args.repo,
+        repo_dir=args.repo, db_url=args.db,
     )  # fmt: skip
 
 

@@ -22,9 +22,10 @@ kernel. By role:
 - `grader.course.registration`: registering an assignment in the gradebook;
 - `grader.course.report`, `grader.course.feedback`,
   `grader.course.similarity`: reports, HTML feedback, copied work;
-- `grader.course.coursedir`, `grader.course.process`, `grader.course.tflog`,
-  `grader.course.exercises`: course folder, nbgrader subprocesses, quiet
-  TensorFlow, the exercise table.
+- `grader.course.coursedir`, `grader.course.database`,
+  `grader.course.process`, `grader.course.tflog`, `grader.course.exercises`:
+  course folder, the gradebook's database URL (``--db``), nbgrader
+  subprocesses, quiet TensorFlow, the exercise table.
 
 The judge itself is `grader.judge`; the code that runs inside a student's
 kernel is `grader.kernel`. No module here imports TensorFlow at import time,

@@ -201,6 +201,7 @@ def autograde(
     scheduler=None,
     force=False,
     secret=None,
+    db_url=None,
 ):
     """Autograde the submissions of `assignment` (see the module docstring).
 
@@ -222,22 +223,28 @@ def autograde(
             (also ``$KERASDL_SCHEDULER`` or ``c.KerasdlGrade.scheduler``).
         force: regrade every submission, not only new or changed ones.
         secret: the hidden cases' seed (an int); drawn at random by default.
+        db_url: the gradebook's database URL (``--db``, e.g.
+            ``postgresql+psycopg://USER@HOST/DATABASE``); the course's
+            ``CourseDirectory.db_url`` (by default its sqlite file) otherwise.
 
     Returns:
         list of `AutogradeOutcome`, one per student, in student order.
 
     Raises:
-        ValueError: bad arguments, not a course, an unknown student, no submission.
-        RuntimeError: no sandbox can be made here (and `sandbox` is True), a
-            grading worker differs from this machine, or the assignment's test
-            cells cannot be judged.
+        ValueError: bad arguments, not a course, an unknown student, no
+            submission, a `db_url` that is no database URL.
+        RuntimeError: no sandbox can be made here (and `sandbox` is True), the
+            gradebook's database server cannot be reached, a grading worker
+            differs from this machine, or the assignment's test cells cannot
+            be judged.
     """
     from grader.course.cluster import SCHEDULER_ENV, cores_per_job
+    from grader.course.database import reach_database
     from grader.course.registration import check_test_cells, register_assignment
     from grader.course.status import StatusStore
 
     _validate_arguments(jobs, timeout, notebook_timeout, memory_bytes)
-    config, coursedir = load_course(course_dir)
+    config, coursedir = load_course(course_dir, db_url)
     submitted = _submitted_students(coursedir, assignment)
     selected = sorted(set(students)) if students else submitted
     unknown = sorted(set(selected) - set(submitted))
@@ -248,6 +255,7 @@ def autograde(
         raise ValueError(f"No submissions in {coursedir.submitted_directory}/*/{assignment}. "
                          f"Received: assignment={assignment}")
     sandbox_options = _sandbox_options(sandbox, memory_bytes)
+    reach_database(coursedir.db_url)
     register_assignment(coursedir, config, assignment)
     check_test_cells(coursedir, assignment)
     if timeout is None:

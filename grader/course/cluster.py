@@ -10,17 +10,26 @@ back as bytes, so workers need no shared filesystem, only this project
 installed. Before any grading every worker is asked for its identity
 (`worker_identity`: the kerasdl version and a hash of the kerasdl and grader
 sources, which fixes the exercise registry); a worker that differs from the
-client is refused with a message naming it.
+client is refused with a message naming it. A worker that joins later (a
+restarted or an added one) is checked by every task it runs (`run_checked`):
+a submission sent to a worker that differs is not graded, with that message.
+
+The kernels' TensorFlow threads are shared out once the workers are known
+(`GradingCluster.kernel_env`): each machine's usable cores divided by the
+worker threads on that machine, the smallest share over all machines, so that
+N one-thread workers on N cores do not oversubscribe them.
 
 A worker lost in the middle of a submission is Dask's to handle: the task
 runs again on another worker (``distributed.scheduler.allowed-failures``),
 and the client records each submission once, when its result arrives.
 """
 
+import collections
+import functools
 import logging
 import os
 
-__all__ = ["GradingCluster", "SCHEDULER_ENV", "worker_identity"]
+__all__ = ["GradingCluster", "SCHEDULER_ENV", "run_checked", "usable_cores", "worker_identity"]
 
 # Environment variable naming the scheduler when --scheduler is not given.
 SCHEDULER_ENV = "KERASDL_SCHEDULER"
@@ -28,8 +37,15 @@ SCHEDULER_ENV = "KERASDL_SCHEDULER"
 CONNECT_TIMEOUT = 60
 
 
+@functools.cache
 def worker_identity():
-    """What must match between the client and a worker: versions and source hashes."""
+    """What must match between the client and a worker: versions and source hashes.
+
+    Computed once per process: the sources as they were when first hashed (a
+    worker's code does not change when its files do, and neither does its
+    identity, so a worker is not refused in the middle of a run for an edit
+    it has not loaded).
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     from grader.course.sandbox_packages import packages_digest
@@ -39,6 +55,50 @@ def worker_identity():
     except PackageNotFoundError:
         kerasdl_version = "unknown"
     return {"kerasdl": kerasdl_version, "sources": packages_digest()}
+
+
+def usable_cores():
+    """CPU cores this process may run on (its CPU affinity: a SLURM or cgroup cpuset counts)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _mismatch_message(mine, wrong):
+    """The refusal of workers whose identities (``{address: identity}``) differ from `mine`."""
+    listed = "; ".join(f"{address}: kerasdl {identity.get('kerasdl')}, sources "
+                       f"{identity.get('sources')}" for address, identity in wrong.items())
+    return (f"{len(wrong)} grading worker(s) run another kerasdl or grader than this machine "
+            f"(kerasdl {mine['kerasdl']}, sources {mine['sources']}): {listed}. "
+            "Install the same version of the project on every worker.")
+
+
+def run_checked(identity, function, *args):
+    """Run ``function(*args)`` on this worker if its `worker_identity` is `identity`.
+
+    Args:
+        identity: the client's `worker_identity`.
+        function: what to run (a grading job).
+        *args: its arguments.
+
+    Returns:
+        What `function` returns.
+
+    Raises:
+        RuntimeError: this worker runs other sources than the client (the
+            message of `GradingCluster`'s check, naming this worker).
+    """
+    mine = worker_identity()
+    if mine != identity:
+        try:
+            from distributed import get_worker
+
+            address = get_worker().address
+        except (ImportError, ValueError):
+            address = "this process"
+        raise RuntimeError(_mismatch_message(identity, {address: mine}))
+    return function(*args)
 
 
 def _dashboard_address():
@@ -62,6 +122,11 @@ class GradingCluster:
         client: the `distributed.Client`.
         dashboard: the dashboard's address, or None.
         description: "embedded (N workers)" or "scheduler ADDRESS (N workers)".
+        kernel_env: TensorFlow and OpenMP thread counts of every kernel
+            (``TF_NUM_INTRAOP_THREADS``, ``TF_NUM_INTEROP_THREADS``,
+            ``OMP_NUM_THREADS``): the smallest share of a machine's usable
+            cores per worker thread on it, over the machines of the workers
+            present at the start.
 
     Raises:
         RuntimeError: a worker's identity differs from the client's, or no
@@ -84,6 +149,7 @@ class GradingCluster:
         try:
             self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
             self._check_workers()
+            self.kernel_env = self._kernel_env()
         except BaseException:
             self.close()
             raise
@@ -95,20 +161,33 @@ class GradingCluster:
             else None
 
     def _check_workers(self):
-        mine = worker_identity()
+        self.identity = worker_identity()
         theirs = self.client.run(worker_identity)
-        wrong = {address: identity for address, identity in theirs.items() if identity != mine}
+        wrong = {address: identity for address, identity in theirs.items()
+                 if identity != self.identity}
         if wrong:
-            listed = "; ".join(f"{address}: kerasdl {identity.get('kerasdl')}, sources "
-                               f"{identity.get('sources')}" for address, identity in wrong.items())
-            raise RuntimeError(
-                f"{len(wrong)} grading worker(s) run another kerasdl or grader than this "
-                f"machine (kerasdl {mine['kerasdl']}, sources {mine['sources']}): {listed}. "
-                "Install the same version of the project on every worker.")
+            raise RuntimeError(_mismatch_message(self.identity, wrong))
+
+    def _kernel_env(self):
+        workers = self.client.scheduler_info()["workers"]
+        cores = self.client.run(usable_cores)
+        threads = collections.Counter()
+        for info in workers.values():
+            threads[info["host"]] += info["nthreads"]
+        shares = [max(1, cores[address] // max(1, threads[info["host"]]))
+                  for address, info in workers.items() if address in cores]
+        share = str(min(shares, default=1))
+        return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": "1",
+                "OMP_NUM_THREADS": share}
 
     def submit(self, function, *args, key):
-        """Run `function(*args)` on a worker; returns its future."""
-        return self.client.submit(function, *args, key=key, pure=False)
+        """Run `function(*args)` on a worker that matches this machine (`run_checked`).
+
+        Returns:
+            Its `distributed.Future`.
+        """
+        return self.client.submit(run_checked, self.identity, function, *args, key=key,
+                                  pure=False)
 
     def close(self):
         try:

@@ -1,4 +1,4 @@
-"""The nbgrader course folder: its configuration, submissions and gradebook file.
+"""The nbgrader course folder: its configuration, submissions and gradebook.
 
 Importing this module is light (standard library only).
 """
@@ -42,30 +42,43 @@ def course_root(course_dir):
     return root
 
 
-def load_course(course_dir):
+def load_course(course_dir, db_url=None):
     """The nbgrader configuration and `CourseDirectory` of a course folder.
 
     Args:
         course_dir: the course root (holding ``nbgrader_config.py``).
+        db_url: the gradebook's database URL (``--db``), replacing the
+            course's ``CourseDirectory.db_url``; None keeps the course's
+            (nbgrader's default: ``sqlite:///<course>/gradebook.db``).
 
     Returns:
         ``(config, coursedir)``: the traitlets `Config` read from
-        ``nbgrader_config.py`` with ``CourseDirectory.root`` set, and nbgrader's
+        ``nbgrader_config.py`` with ``CourseDirectory.root`` (and
+        ``CourseDirectory.db_url`` when given) set, and nbgrader's
         `CourseDirectory` built from it.
 
     Raises:
-        ValueError: if `course_dir` is not a course directory (`course_root`).
+        ValueError: if `course_dir` is not a course directory (`course_root`),
+            or the gradebook URL is not a usable database URL
+            (`grader.course.database.check_db_url`).
     """
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
+    from grader.course.database import check_db_url
+
     root = course_root(course_dir)
     config = Config()
     config.merge(PyFileConfigLoader(COURSE_CONFIG, path=str(root)).load_config())
     config.CourseDirectory.root = str(root)
+    if db_url is not None:
+        config.CourseDirectory.db_url = check_db_url(db_url)
     _scripts_on_path()
-    return config, CourseDirectory(config=config)
+    coursedir = CourseDirectory(config=config)
+    if db_url is None:
+        check_db_url(coursedir.db_url)  # the course's own setting
+    return config, coursedir
 
 
 def _scripts_on_path():
@@ -91,38 +104,24 @@ def _submitted_students(coursedir, assignment):
     )
 
 
-def _sqlite_path(db_url):
-    """The file of an ``sqlite:///`` gradebook URL."""
-    prefix = "sqlite:///"
-    if not db_url.startswith(prefix):
-        raise ValueError(
-            "Parallel-safe autograding needs the sqlite gradebook (a file). "
-            f"Received: db_url={db_url}"
-        )
-    return Path(db_url[len(prefix) :])
-
-
 def require_gradebook(coursedir):
-    """The gradebook file of a course, which must exist (nbgrader would create it empty).
+    """The gradebook of a course, which must exist (nbgrader would create it empty).
 
     Args:
         coursedir: nbgrader `CourseDirectory` (from `load_course`).
 
     Returns:
-        `Path` of the sqlite gradebook.
+        `Path` of the sqlite gradebook file, or the database URL of another
+        database (`grader.course.database.require_database`).
 
     Raises:
-        ValueError: if the gradebook URL is not sqlite or the file does not exist.
+        ValueError: the sqlite file does not exist, or the database holds no
+            gradebook.
+        RuntimeError: the database server cannot be reached.
     """
-    path = _sqlite_path(coursedir.db_url)
-    if not path.is_absolute():
-        path = Path(coursedir.root) / path
-    if not path.is_file():
-        raise ValueError(
-            f"The course has no gradebook yet ({path}): autograde an assignment first. "
-            f"Received: course_dir={coursedir.root}"
-        )
-    return path
+    from grader.course.database import require_database
+
+    return require_database(coursedir.db_url, coursedir.root)
 
 
 def git_tracking_warning(path):

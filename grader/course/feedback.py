@@ -153,7 +153,7 @@ class FeedbackExporter(HTMLExporter):
         return MarkdownWithMath(renderer=renderer).render(source)
 
 
-def generate_feedback(assignment, course_dir=".", *, students=None):
+def generate_feedback(assignment, course_dir=".", *, students=None, db_url=None):
     """nbgrader's HTML feedback for `assignment`, with hidden tests scrubbed.
 
     Runs ``nbgrader generate_feedback --force`` with `ScrubHiddenTests` added
@@ -164,14 +164,16 @@ def generate_feedback(assignment, course_dir=".", *, students=None):
         assignment: assignment id (already autograded).
         course_dir: course root.
         students: student ids; all autograded students by default.
+        db_url: the gradebook's database URL; the course's by default.
 
     Returns:
         list of the feedback HTML paths (`Path`), sorted.
 
     Raises:
+        ValueError: `db_url` is not a usable database URL (`load_course`).
         RuntimeError: if nbgrader fails; the message holds the end of its log.
     """
-    _, coursedir = load_course(course_dir)
+    _, coursedir = load_course(course_dir, db_url)
     args = ["generate_feedback", assignment, "--force", f"--CourseDirectory.root={coursedir.root}",
             f"--GenerateFeedback.exporter_class={__name__}.FeedbackExporter"]
     args += [f"--GenerateFeedback.preprocessors={name}" for name in _FEEDBACK_PREPROCESSORS]
@@ -180,7 +182,8 @@ def generate_feedback(assignment, course_dir=".", *, students=None):
         for student in targets:
             log_path = Path(tmp) / "feedback.log"
             extra = [] if student == "*" else ["--student", student]
-            process = _nbgrader(args + extra, cwd=coursedir.root, log_path=log_path)
+            process = _nbgrader(args + extra, cwd=coursedir.root, log_path=log_path,
+                                db_url=coursedir.db_url)
             if process.returncode != 0:
                 raise RuntimeError(f"nbgrader generate_feedback failed:\n{_tail(log_path)}")
     paths = []

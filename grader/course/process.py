@@ -15,12 +15,19 @@ from pathlib import Path
 
 # The folder holding the `grader` package (grader/course/process.py -> .).
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# Environment variable handing the gradebook URL to the nbgrader subprocess;
+# it is not put on the command line, which every user of the machine can read.
+_DB_URL_ENV = "KERASDL_NBGRADER_DB_URL"
 # `python -c` program: put `_PACKAGE_ROOT` (its first argument) on sys.path,
+# add the gradebook URL of `_DB_URL_ENV` (if set) as --CourseDirectory.db_url,
 # then run nbgrader's command line on the remaining arguments.
 _NBGRADER_MAIN = (
-    "import sys\n"
+    "import os, sys\n"
     "sys.path.insert(0, sys.argv.pop(1))\n"
     "sys.argv[0] = 'nbgrader'\n"
+    f"url = os.environ.pop({_DB_URL_ENV!r}, None)\n"
+    "if url:\n"
+    "    sys.argv.append('--CourseDirectory.db_url=' + url)\n"
     "from nbgrader.apps.nbgraderapp import main\n"
     "main()\n"
 )
@@ -45,10 +52,16 @@ def _nbgrader_command(args):
     return [sys.executable, "-c", _NBGRADER_MAIN, _PACKAGE_ROOT, *args]
 
 
-def _nbgrader(args, *, cwd, env=None, log_path=None):
-    """Run ``nbgrader ARGS``; return the completed process (output to `log_path`)."""
+def _nbgrader(args, *, cwd, env=None, log_path=None, db_url=None):
+    """Run ``nbgrader ARGS``; return the completed process (output to `log_path`).
+
+    `db_url`, when given, is the gradebook nbgrader uses
+    (``--CourseDirectory.db_url``, passed through the environment).
+    """
     command = _nbgrader_command(args)
     env = _with_scripts_on_path(env)
+    if db_url:
+        env[_DB_URL_ENV] = db_url
     with open(log_path, "w") if log_path else tempfile.TemporaryFile("w+") as log:
         process = subprocess.run(
             command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False

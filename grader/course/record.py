@@ -99,7 +99,7 @@ class Recorder:
             for student, submission in prepared.items():
                 job = Job(run.assignment, student, submission.notebooks, run.secret,
                           cell_timeout=run.cell_timeout, notebook_timeout=run.notebook_timeout,
-                          sandbox=run.sandbox, env=dict(run.worker_env),
+                          sandbox=run.sandbox, env={**cluster.kernel_env, **run.worker_env},
                           num_gpus=run.num_gpus)
                 key = f"autograde-{run.assignment}-{student}-{run.run_id}"
                 futures[cluster.submit(execute_submission, job, key=key)] = student

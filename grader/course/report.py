@@ -42,32 +42,35 @@ def _grade_cell_order(coursedir, assignment):
     return order
 
 
-def gradebook_frames(assignment, course_dir="."):
+def gradebook_frames(assignment, course_dir=".", *, db_url=None):
     """The gradebook of `assignment` as two pandas tables.
 
     Args:
         assignment: assignment id.
         course_dir: course root.
+        db_url: the gradebook's database URL; the course's by default.
 
     Returns:
-        ``(grades, cells)``. `grades` has one row per student of the gradebook:
-        nbgrader export's columns (`EXPORT_COLUMNS`, same values; a student
-        without a submission has score 0 and no timestamp) then one column per
-        graded cell with its score (NaN without a submission). Cell columns are
-        named by ``grade_id``, prefixed by ``notebook/`` when the assignment has
-        several notebooks. `cells` has one row per graded cell: ``cell``,
+        ``(grades, cells)``. `grades` has one row per student of the gradebook,
+        in student id order on every database: nbgrader export's columns
+        (`EXPORT_COLUMNS`, same values; a student without a submission has
+        score 0 and no timestamp) then one column per graded cell with its
+        score (NaN without a submission). Cell columns are named by
+        ``grade_id``, prefixed by ``notebook/`` when the assignment has several
+        notebooks. `cells` has one row per graded cell: ``cell``,
         ``notebook``, ``grade_id``, ``max_score``, ``submissions``,
         ``mean_score``, ``pass_rate`` (fraction with full marks).
 
     Raises:
-        ValueError: if `course_dir` is not a course, has no gradebook file, or
-            its gradebook does not hold `assignment`.
+        ValueError: if `course_dir` is not a course, `db_url` is not a database
+            URL, there is no gradebook yet, or it does not hold `assignment`.
+        RuntimeError: the gradebook's database server cannot be reached.
     """
     import numpy as np
     import pandas as pd
     from nbgrader.api import Gradebook, MissingEntry
 
-    _, coursedir = load_course(course_dir)
+    _, coursedir = load_course(course_dir, db_url)
     require_gradebook(coursedir)
     order = _grade_cell_order(coursedir, assignment)
     rows, cell_info = [], {}
@@ -88,7 +91,7 @@ def gradebook_frames(assignment, course_dir="."):
         names = [key for key in order if key in cell_info]
         names += sorted(key for key in cell_info if key not in names)
         label = {key: f"{key[0]}/{key[1]}" if multi else key[1] for key in names}
-        for student in gb.students:
+        for student in sorted(gb.students, key=lambda s: s.id):  # the same on every database
             row = {
                 "assignment": record.name, "duedate": record.duedate, "student_id": student.id,
                 "last_name": student.last_name, "first_name": student.first_name,
@@ -269,7 +272,7 @@ def audit_frame(coursedir, assignment):
                         columns=AUDIT_COLUMNS)
 
 
-def write_report(assignment, course_dir=".", out_dir=None):
+def write_report(assignment, course_dir=".", out_dir=None, *, db_url=None):
     """Write the grades CSV, the pass-rate table and the plots of `assignment`.
 
     The grades CSV and table also hold each student's autograde state
@@ -282,21 +285,22 @@ def write_report(assignment, course_dir=".", out_dir=None):
         assignment: assignment id.
         course_dir: course root.
         out_dir: folder for the files; ``<course>/reports/<assignment>`` by default.
+        db_url: the gradebook's database URL; the course's by default.
 
     Returns:
         ``(paths, grades, cells)``: a `ReportPaths` and the two tables of
         `gradebook_frames`.
 
     Raises:
-        ValueError: as `gradebook_frames`; nothing is written then.
+        ValueError, RuntimeError: as `gradebook_frames`; nothing is written then.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grades, cells = gradebook_frames(assignment, course_dir)
-    _, coursedir = load_course(course_dir)
+    grades, cells = gradebook_frames(assignment, course_dir, db_url=db_url)
+    _, coursedir = load_course(course_dir, db_url)
     grades = _add_similarity(_add_states(grades, coursedir, assignment), coursedir, assignment)
     out = Path(out_dir) if out_dir else Path(coursedir.root) / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)

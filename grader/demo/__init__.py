@@ -5,7 +5,8 @@
 1. builds a course in a new folder from the repository: ``nbgrader_config.py``,
    ``solutions/<assignment>/`` (and ``assignments/<assignment>/`` when present),
    then ``nbgrader generate_assignment`` records the graded cells in a fresh
-   sqlite gradebook and writes the released notebooks;
+   sqlite gradebook (or the database of ``--db``) and writes the released
+   notebooks;
 2. makes the sample class (`grader.demo.students`): for each assignment, one
    submission per sample student, built from the released notebook with the
    student's code in the solution cells;
@@ -119,23 +120,25 @@ def _checked_repo(repo_dir, assignments):
     return repo
 
 
-def _nbgrader(course, *args):
+def _nbgrader(course, *args, db_url=None):
     from grader.course import process as nbgrader_process
 
     log = Path(course) / "logs" / f"{args[0]}.log"
     log.parent.mkdir(exist_ok=True)
-    process = nbgrader_process._nbgrader(list(args), cwd=course, log_path=log)
+    process = nbgrader_process._nbgrader(list(args), cwd=course, log_path=log, db_url=db_url)
     if process.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{nbgrader_process._tail(log)}")
 
 
-def build_course(out_dir, assignments, repo_dir=None):
+def build_course(out_dir, assignments, repo_dir=None, db_url=None):
     """Create a course folder from the repository's notebooks.
 
     Args:
         out_dir: folder to create the course in (made if missing).
         assignments: assignment ids (``solutions/<id>/`` must exist).
         repo_dir: the repository; this checkout by default.
+        db_url: the gradebook's database URL; a new sqlite file in the course
+            by default.
 
     Returns:
         `Path` of the course root.
@@ -155,7 +158,7 @@ def build_course(out_dir, assignments, repo_dir=None):
             source = repo / folder / assignment
             if source.is_dir():
                 shutil.copytree(source, course / folder / assignment, dirs_exist_ok=True)
-        _nbgrader(course, "generate_assignment", assignment, "--force")
+        _nbgrader(course, "generate_assignment", assignment, "--force", db_url=db_url)
     return course
 
 
@@ -258,7 +261,7 @@ def compare_scores(grades, expected):
     return pd.DataFrame(rows, columns=["student", "cell", "expected", "actual", "status"])
 
 
-def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None):
+def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None, db_url=None):
     """Grade the sample class end to end and print the results.
 
     Args:
@@ -268,6 +271,8 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
         jobs: parallel autograde jobs.
         timeout: seconds per cell; `DEMO_CELL_TIMEOUT` by default.
         repo_dir: repository with ``solutions/`` and ``nbgrader_config.py``.
+        db_url: the gradebook's database URL (``--db``); a new sqlite file in
+            the course folder by default.
 
     Returns:
         Exit code: 0 when every actual score equals its expected score, 1 otherwise.
@@ -275,9 +280,13 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
     Raises:
         ValueError: before any work, for an assignment without a sample class
             or without ``solutions/<id>/`` in the repository, or an `out_dir`
-            refused by `check_course_folder`.
+            refused by `check_course_folder`, or a `db_url` that is no
+            database URL.
+        RuntimeError: the gradebook's database server cannot be reached.
     """
     import pandas as pd
+
+    from grader.course.database import check_db_url, reach_database
 
     from grader import course as grading
     from grader.demo.students import STUDENTS
@@ -289,23 +298,25 @@ def run_demo(assignments=None, out_dir=None, jobs=2, timeout=None, repo_dir=None
     _checked_repo(repo_dir, assignments)
     if out_dir:
         check_course_folder(out_dir)
+    if db_url is not None:
+        reach_database(check_db_url(db_url))
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="kerasdl-demo-"))
     print(f"Course folder: {out}")
     print("Sample students:")
     for student, persona in STUDENTS.items():
         print(f"  {student:6s} {persona}")
-    course = build_course(out, assignments, repo_dir)
+    course = build_course(out, assignments, repo_dir, db_url=db_url)
     mismatches = 0
     for assignment in assignments:
         print(f"\n=== {assignment} ===")
         submissions = make_sample_class(course, assignment)
         outcomes = grading.autograde(
-            assignment, course, jobs=jobs, timeout=timeout or DEMO_CELL_TIMEOUT,
+            assignment, course, jobs=jobs, timeout=timeout or DEMO_CELL_TIMEOUT, db_url=db_url,
         )  # fmt: skip
         print("\nAutograde (state, score, and what the instructor should know):")
         print(grading.outcome_table(outcomes))
-        feedback = grading.generate_feedback(assignment, course)
-        paths, grades, cells = grading.write_report(assignment, course)
+        feedback = grading.generate_feedback(assignment, course, db_url=db_url)
+        paths, grades, cells = grading.write_report(assignment, course, db_url=db_url)
         with pd.option_context("display.width", 200, "display.max_columns", None):
             print("\nGrades:")
             print(grades[["student_id", "score", "max_score", *cells["cell"]]].to_string(index=False))
