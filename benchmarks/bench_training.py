@@ -1,25 +1,61 @@
-"""Benchmark: the kerasdl training loop against `keras.Model.fit`.
+"""Benchmark: the kerasdl training loop against `keras.Model.fit`, honestly.
 
-Trains two identical LeNet-style networks (the notes' LeNet: sigmoid
-activations and average pooling by default, `--activation relu` to switch)
-on the same Fashion-MNIST subset (seeded random images when the data is not
-installed), with the same batch size and the same SGD optimizer, in one
-process. Each side first runs one warm-up epoch (tracing, optimizer
-variables, tf.data start-up); then each side trains `--epochs` epochs and
-its training examples per second are measured, `--repeats` times,
-alternating the two sides; the best rate of each side is kept, which damps
-interference from other processes on a shared machine.
+Two networks of the notes, each on a seeded Fashion-MNIST subset:
 
-Both sides count training accuracy (fit through `metrics=["accuracy"]`, the
-kerasdl step through its TensorFlow accumulators), so they do the same work.
+- LeNet (`kerasdl.models.lenet`, sigmoid, average pooling), 28x28x1 images;
+- ResNet-18 (`kerasdl.models.resnet18`) on images resized to 32x32x1
+  (bilinear, once, before batching), a smaller subset since it is slower.
+
+For each network four configurations train side by side in one process:
+the kerasdl loop (`make_train_step` + `train_epoch`) and `fit`, each with XLA
+off and with XLA on. Both sides get the same seeded initial weights, the same
+`tf.data` pipeline object (shuffle before batching, batch, prefetch), the same
+optimizer (SGD, same learning rate), the same loss
+(`SparseCategoricalCrossentropy(from_logits=True)`) and both count the
+training loss and accuracy of every batch (fit through
+`metrics=["accuracy"]`, the loop through its TensorFlow accumulators).
+
+Each configuration first trains one warm-up epoch (tracing, XLA compiles for
+the full and the ragged last batch, optimizer variables). Then `--repeats`
+rounds follow; in every round each configuration trains one epoch, in an
+order rotated from round to round, so slow spells of a shared machine hit
+all four alike. The time of one epoch is, for the loop, the wall time of the
+`train_epoch` call; for fit, the time from `on_epoch_begin` to
+`on_epoch_end` of a callback that has only these two epoch hooks (it leaves
+fit's asynchronous batch-end dispatch on), so fit's per-call set-up
+(adapters, callback list, thread pool) is NOT charged to fit; its median is
+printed separately. Rates are training examples per second; each reported
+rate is the median over the rounds, and each ratio is
+median(loop rate) / median(fit rate) (> 1: the loop is faster). The spread
+printed with a ratio is the interquartile range of the per-round ratios.
+
+Ratios:
+
+- (a) both sides with XLA off;
+- (b) both sides with XLA on;
+- (c) each side at its own default: the loop's `jit_compile` default of
+  `kerasdl.make_train_step` / `kerasdl.train` (False) against fit's
+  `jit_compile="auto"`. In Keras 3.15 "auto" is resolved in
+  `Trainer._resolve_auto_jit_compile` (keras/src/trainers/trainer.py,
+  lines 256-275): with the TensorFlow backend, when
+  `tf.config.list_physical_devices()` lists only CPUs it returns False
+  ("Disable XLA on CPU-only machines", lines 264-267); only with a GPU/TPU
+  and a model whose layers all support XLA does it return True. The script
+  resolves "auto" on the machine it runs on (compiling a probe model and
+  reading `model.jit_compile`) and prints the result; when both defaults
+  give the same settings as (a), (c) is (a)'s measurement and says so.
 
 Usage::
 
-    python benchmarks/bench_training.py --epochs 2 --num-train 10000 --batch-size 256
+    python benchmarks/bench_training.py             # full run
+    python benchmarks/bench_training.py --profile   # cProfile one loop epoch
 """
 
 import argparse
+import cProfile
+import inspect
 import os
+import pstats
 import sys
 import time
 
@@ -30,48 +66,35 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import kerasdl  # noqa: E402
+from kerasdl.models import lenet, resnet18  # noqa: E402
 
-# Fashion-MNIST image side and number of classes.
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
-# Largest pixel value of the uint8 images.
+# Largest pixel value of the uint8 images; dividing by it maps pixels to [0, 1].
 MAX_PIXEL = 255.0
+# Fashion-MNIST classes.
+NUM_CLASSES = 10
+# Image side ResNet-18 is trained at (Fashion-MNIST's 28 resized up).
+RESNET_SIZE = 32
+# Quartiles of the per-round ratios printed as the spread.
+QUARTILES = (25, 75)
 
 
-def lenet(activation="sigmoid"):
-    """Return the notes' LeNet for 28x28x1 inputs, logits output.
+def load_subset(num_train, image_size, seed):
+    """Return `(X, y, source)`: `(N, S, S, 1)` float32 in [0, 1], `(N,)` int32.
 
-    Conv 6@5x5 same, AvgPool 2, Conv 16@5x5 valid, AvgPool 2, Flatten,
-    Dense 120, Dense 84, Dense 10; `activation` after every conv and hidden
-    dense layer.
+    The first `num_train` Fashion-MNIST training images (seeded random images
+    when the data is not installed), resized to `image_size` when it is not 28.
     """
-    return keras.Sequential(
-        [
-            keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1)),
-            keras.layers.Conv2D(6, 5, padding="same", activation=activation),
-            keras.layers.AveragePooling2D(2, strides=2),
-            keras.layers.Conv2D(16, 5, activation=activation),
-            keras.layers.AveragePooling2D(2, strides=2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(120, activation=activation),
-            keras.layers.Dense(84, activation=activation),
-            keras.layers.Dense(NUM_CLASSES),
-        ],
-        name="lenet",
-    )
-
-
-def load_data(num_train, seed):
-    """Return `(X, y, source)`: float32 NHWC images in [0, 1], int32 labels."""
     try:
         (X, y), _ = kerasdl.load_fashion_mnist_arrays(download=False)
         source = "Fashion-MNIST"
     except (FileNotFoundError, ValueError):
         rng = np.random.default_rng(seed)
-        X = rng.integers(0, 256, size=(num_train, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+        X = rng.integers(0, 256, size=(num_train, 28, 28), dtype=np.uint8)
         y = rng.integers(0, NUM_CLASSES, size=num_train, dtype=np.uint8)
         source = "seeded random images (Fashion-MNIST not found)"
-    X = X[:num_train, :, :, None].astype(np.float32) / MAX_PIXEL  # (N, H, W) -> (N, H, W, 1)
+    X = X[:num_train, :, :, None].astype(np.float32) / MAX_PIXEL  # (N, 28, 28) -> (N, 28, 28, 1)
+    if image_size != X.shape[1]:
+        X = tf.image.resize(X, (image_size, image_size)).numpy()  # (N, S, S, 1)
     return X, y[:num_train].astype(np.int32), source
 
 
@@ -85,97 +108,218 @@ def make_dataset(X, y, batch_size, seed):
     )
 
 
-def build_net(activation, seed):
-    """A fresh LeNet with weights drawn after seeding everything with `seed`."""
-    kerasdl.set_seed(seed)
-    return lenet(activation)
-
-
 def loss_fn():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compare(args, train_iter, num_examples, jit_compile):
-    """Time the kerasdl loop and `fit` with the same XLA setting; print both and the ratio.
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each of fit's epochs, `on_epoch_begin` to `on_epoch_end`.
 
-    `fit` compiles with `jit_compile=jit_compile` too: Keras 3 defaults to
-    "auto" (XLA where the model supports it), so comparing against its default
-    would compare compilers, not training loops.
+    Only epoch hooks are overridden, so fit keeps dispatching its batch-end
+    work asynchronously, as without this callback.
     """
-    ours_net = build_net(args.activation, args.seed)
-    ours_opt = keras.optimizers.SGD(learning_rate=args.lr)
-    ours_loss = loss_fn()
-    step = kerasdl.make_train_step(ours_net, ours_loss, ours_opt, jit_compile=jit_compile)
 
-    fit_net = build_net(args.activation, args.seed)
-    fit_net.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=args.lr),
-        loss=loss_fn(),
-        metrics=["accuracy"],
-        jit_compile=jit_compile,
-    )
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+        self._start = None
 
-    def run_ours():
-        examples, seconds, stats = 0, 0.0, None
-        for _ in range(args.epochs):
-            stats = kerasdl.train_epoch(ours_net, train_iter, ours_loss, ours_opt, step=step)
-            examples += stats["num_examples"]
-            seconds += stats["seconds"]
-        return examples / seconds, stats["train_acc"]
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
 
-    def run_fit():
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class LoopSide:
+    """The kerasdl loop: `make_train_step` once, `train_epoch` per epoch."""
+
+    kind = "loop"
+
+    def __init__(self, build, lr, train_iter, jit_compile, seed):
+        kerasdl.set_seed(seed)
+        self.net = build()
+        self.loss = loss_fn()
+        self.optimizer = keras.optimizers.SGD(learning_rate=lr)
+        self.step = kerasdl.make_train_step(self.net, self.loss, self.optimizer,
+                                            jit_compile=jit_compile)
+        self.train_iter, self.jit_compile = train_iter, jit_compile
+        self.rates, self.train_acc = [], float("nan")
+
+    def epoch(self):
+        """Train one epoch; return `(examples, seconds)`."""
         start = time.perf_counter()
-        history = fit_net.fit(train_iter, epochs=args.epochs, verbose=0, shuffle=False)
+        stats = kerasdl.train_epoch(self.net, self.train_iter, self.loss, self.optimizer,
+                                    step=self.step)
         seconds = time.perf_counter() - start
-        return num_examples * args.epochs / seconds, history.history["accuracy"][-1]
+        self.train_acc = stats["train_acc"]
+        return stats["num_examples"], seconds
 
-    # Warm-up: one epoch each (traces, optimizer variables, pipeline start-up).
-    kerasdl.train_epoch(ours_net, train_iter, ours_loss, ours_opt, step=step)
-    fit_net.fit(train_iter, epochs=1, verbose=0, shuffle=False)
+    def note(self):
+        return f"traces {self.step.experimental_get_tracing_count()}"
 
-    ours_rates, fit_rates = [], []
-    for _ in range(args.repeats):
-        rate, ours_acc = run_ours()
-        ours_rates.append(rate)
-        rate, fit_acc = run_fit()
-        fit_rates.append(rate)
 
-    ours_best, fit_best = max(ours_rates), max(fit_rates)
-    print(f"XLA {'on' if jit_compile else 'off'} for both:")
-    print(f"  kerasdl train_epoch: {ours_best:10.1f} examples/sec "
-          f"(runs: {', '.join(f'{r:.1f}' for r in ours_rates)}; "
-          f"train acc {ours_acc:.3f}; traces {step.experimental_get_tracing_count()})")
-    print(f"  keras Model.fit:     {fit_best:10.1f} examples/sec "
-          f"(runs: {', '.join(f'{r:.1f}' for r in fit_rates)}; train acc {fit_acc:.3f})")
-    print(f"  ratio kerasdl / fit: {ours_best / fit_best:.3f}x")
+class FitSide:
+    """`keras.Model.fit`, one epoch per call, timed by `EpochTimer`."""
+
+    kind = "fit"
+
+    def __init__(self, build, lr, train_iter, jit_compile, seed, num_examples):
+        kerasdl.set_seed(seed)
+        self.net = build()
+        self.net.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss=loss_fn(),
+                         metrics=["accuracy"], jit_compile=jit_compile)
+        self.train_iter, self.jit_compile = train_iter, jit_compile
+        self.num_examples = num_examples
+        self.rates, self.setup, self.train_acc = [], [], float("nan")
+
+    def epoch(self):
+        """Train one epoch; return `(examples, seconds)` of the epoch proper."""
+        timer = EpochTimer()
+        start = time.perf_counter()
+        history = self.net.fit(self.train_iter, epochs=1, verbose=0, shuffle=False,
+                               callbacks=[timer])
+        self.setup.append(time.perf_counter() - start - timer.seconds[0])
+        self.train_acc = history.history["accuracy"][-1]
+        return self.num_examples, timer.seconds[0]
+
+    def note(self):
+        return f"fit call set-up {1e3 * np.median(self.setup):.0f} ms (not counted)"
+
+
+def resolved_defaults(build):
+    """Return `(loop_default, fit_default)` XLA settings on this machine.
+
+    The loop's is the `jit_compile` default of `kerasdl.make_train_step`
+    (checked equal to `kerasdl.train`'s); fit's is what `compile()` without
+    `jit_compile` (i.e. "auto") sets `model.jit_compile` to.
+    """
+    loop_default = inspect.signature(kerasdl.make_train_step).parameters["jit_compile"].default
+    train_default = inspect.signature(kerasdl.train).parameters["jit_compile"].default
+    if loop_default != train_default:
+        raise RuntimeError("make_train_step and train disagree on the jit_compile default")
+    probe = build()
+    probe.compile(optimizer="sgd", loss=loss_fn())
+    return bool(loop_default), bool(probe.jit_compile)
+
+
+def ratio_line(label, loop, fit):
+    """One line: median-rate ratio loop / fit and the IQR of per-round ratios."""
+    paired = np.array(loop.rates) / np.array(fit.rates)
+    low, high = np.percentile(paired, QUARTILES)
+    ratio = np.median(loop.rates) / np.median(fit.rates)
+    return (f"{label}: {ratio:.3f}x  (per-round ratios: IQR {low:.3f}-{high:.3f}, "
+            f"min {paired.min():.3f}, max {paired.max():.3f}; {len(paired)} rounds)")
+
+
+def run_model(name, build, args, num_train, batch_size, lr, image_size, repeats):
+    """Warm up and time the four configurations of one network; return ratio lines."""
+    X, y, source = load_subset(num_train, image_size, args.seed)
+    train_iter = make_dataset(X, y, batch_size, args.seed)
+    loop_default, fit_default = resolved_defaults(build)
+    print(f"\n== {name}: {source}, {len(X)} images {image_size}x{image_size}x1, "
+          f"batch {batch_size}, SGD lr {lr}, 1 warm-up epoch + {repeats} rounds "
+          f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+    sides = {}
+    for jit in (False, True):
+        sides["loop", jit] = LoopSide(build, lr, train_iter, jit, args.seed)
+        sides["fit", jit] = FitSide(build, lr, train_iter, jit, args.seed, len(X))
+    order = list(sides.values())
+    start = time.perf_counter()
+    for side in order:
+        side.epoch()
+    print(f"   warm-up {time.perf_counter() - start:.1f} s", flush=True)
+    for round_index in range(repeats):
+        shift = round_index % len(order)
+        for side in order[shift:] + order[:shift]:
+            examples, seconds = side.epoch()
+            side.rates.append(examples / seconds)
+    for side in order:
+        print(f"   {side.kind:4s} XLA {'on ' if side.jit_compile else 'off'}: "
+              f"median {np.median(side.rates):9.1f} examples/s  "
+              f"(min {min(side.rates):.1f}, max {max(side.rates):.1f}; "
+              f"train acc {side.train_acc:.3f}; {side.note()})")
+    print(f"   load average at the end {os.getloadavg()[0]:.2f}")
+    lines = [
+        ratio_line(f"{name} (a) XLA off for both", sides["loop", False], sides["fit", False]),
+        ratio_line(f"{name} (b) XLA on for both ", sides["loop", True], sides["fit", True]),
+    ]
+    same = " = (a)'s measurement" if not loop_default and not fit_default else ""
+    lines.append(ratio_line(
+        f"{name} (c) own defaults (loop XLA {'on' if loop_default else 'off'}, fit 'auto' -> "
+        f"XLA {'on' if fit_default else 'off'}{same})",
+        sides["loop", loop_default], sides["fit", fit_default]))
+    return lines
+
+
+def profile_loop_epoch(args):
+    """cProfile one kerasdl LeNet epoch (XLA off, after a warm-up) and summarise.
+
+    Prints the epoch's wall time, the part spent inside TensorFlow's execute
+    call (the compiled step), in `tf.data`'s `next`, and everything else on
+    the host (Python around the step), then the top functions by own time.
+    """
+    X, y, _ = load_subset(args.lenet_train, 28, args.seed)
+    train_iter = make_dataset(X, y, args.batch_size, args.seed)
+    side = LoopSide(lenet, args.lenet_lr, train_iter, False, args.seed)
+    side.epoch()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    examples, seconds = side.epoch()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    own = {func[2]: row[2] for func, row in stats.stats.items()}
+    cumulative = {func[2]: row[3] for func, row in stats.stats.items()}
+    execute = own.get("<built-in method tensorflow.python._pywrap_tfe.TFE_Py_Execute>", 0.0)
+    data = cumulative.get("__next__", 0.0)
+    steps = -(-examples // args.batch_size)  # ceil
+    print(f"one loop epoch: {examples} examples, {steps} steps, {seconds:.3f} s wall "
+          f"(under cProfile); traces {side.step.experimental_get_tracing_count()}")
+    print(f"  compiled step (TFE_Py_Execute): {execute:.3f} s "
+          f"({100 * execute / seconds:.1f}%)")
+    print(f"  tf.data next():                 {data:.3f} s ({100 * data / seconds:.1f}%)")
+    rest = seconds - execute - data
+    print(f"  other host work:                {rest:.3f} s ({100 * rest / seconds:.1f}%), "
+          f"{1e3 * rest / steps:.2f} ms per step")
+    stats.sort_stats("tottime").print_stats(12)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per repeat")
-    parser.add_argument("--num-train", type=int, default=10000, help="training examples")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=0.9, help="SGD learning rate")
-    parser.add_argument("--activation", default="sigmoid", choices=["sigmoid", "relu"])
-    parser.add_argument("--repeats", type=int, default=2, help="timed rounds per side")
-    parser.add_argument("--jit-compile", choices=["off", "on", "both"], default="both",
-                        help="XLA for both the kerasdl step and fit (default: both settings, in turn)")
+    parser.add_argument("--repeats", type=int, default=12,
+                        help="LeNet rounds; every configuration trains one epoch per round")
+    parser.add_argument("--batch-size", type=int, default=256, help="LeNet batch size")
+    parser.add_argument("--lenet-train", type=int, default=4000,
+                        help="LeNet training images (15 batches of 256 and one of 160)")
+    parser.add_argument("--lenet-lr", type=float, default=0.9)
+    parser.add_argument("--resnet-repeats", type=int, default=6, help="ResNet-18 rounds")
+    parser.add_argument("--resnet-batch-size", type=int, default=128)
+    parser.add_argument("--resnet-train", type=int, default=256,
+                        help="ResNet-18 training images (0 skips ResNet-18)")
+    parser.add_argument("--resnet-lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true",
+                        help="only profile one kerasdl LeNet epoch with cProfile")
     args = parser.parse_args(argv)
 
-    X, y, source = load_data(args.num_train, args.seed)
-    train_iter = make_dataset(X, y, args.batch_size, args.seed)
-    num_examples = len(X)
-    print(f"device: {kerasdl.describe_device()}")
-    print(
-        f"data: {source}, {num_examples} examples, batch size {args.batch_size}, "
-        f"LeNet ({args.activation}), SGD lr {args.lr}, {args.epochs} timed epochs "
-        f"x {args.repeats} repeats after 1 warm-up epoch each"
-    )
-
-    modes = {"off": [False], "on": [True], "both": [False, True]}[args.jit_compile]
-    for jit_compile in modes:
-        compare(args, train_iter, num_examples, jit_compile)
+    print(f"device: {kerasdl.describe_device()}; TensorFlow {tf.__version__}, "
+          f"Keras {keras.__version__}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    if args.profile:
+        profile_loop_epoch(args)
+        return 0
+    start = time.perf_counter()
+    lines = run_model("LeNet", lenet, args, args.lenet_train, args.batch_size,
+                      args.lenet_lr, 28, args.repeats)
+    if args.resnet_train:
+        def build_resnet():
+            return resnet18(input_shape=(RESNET_SIZE, RESNET_SIZE, 1))
+        lines += run_model("ResNet-18", build_resnet, args, args.resnet_train,
+                           args.resnet_batch_size, args.resnet_lr, RESNET_SIZE,
+                           args.resnet_repeats)
+    print("\nratio kerasdl loop / fit (median examples/s; > 1: the loop is faster)")
+    for line in lines:
+        print(line)
+    print(f"total {time.perf_counter() - start:.0f} s")
     return 0
 
 

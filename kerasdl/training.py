@@ -230,8 +230,8 @@ def make_train_step(net, loss_fn, optimizer, *, jit_compile=False):
         net: `keras.Model` (or layer).
         loss_fn: callable `(y, y_hat) -> loss`, Keras argument order.
         optimizer: `keras.optimizers.Optimizer`.
-        jit_compile: whether to compile with XLA (`False` by default: on CPU
-            it rarely helps small models).
+        jit_compile: whether to compile with XLA (`False` by default, as
+            fit's "auto" on a CPU-only machine; see `train`).
 
     Returns:
         A `TrainStep`: call it as `step(X, y)` to update `net` and get the
@@ -347,11 +347,14 @@ def train(net, train_iter, test_iter, num_epochs, optimizer, loss_fn=None, *,
         loss_fn: callable `(y, y_hat) -> loss`; defaults to
             `keras.losses.SparseCategoricalCrossentropy(from_logits=True)`.
         verbose: print the statistics of each epoch.
-        jit_compile: compile the step with XLA, as `keras.Model.fit` does by
-            default ("auto") where the model allows it. Faster per step for
-            small CNNs on CPU, but XLA compiles once per batch shape (a
-            ragged last batch compiles a second program) and compiling takes
-            seconds, so it is off by default for the course's short runs.
+        jit_compile: compile the step with XLA. Off by default, like
+            `keras.Model.fit` on a CPU-only machine: Keras 3 resolves fit's
+            default `jit_compile="auto"` to False when TensorFlow sees no
+            GPU/TPU, and to True on one when every layer supports XLA. XLA
+            compiles once per batch shape (a ragged last batch compiles a
+            second program) and compiling takes seconds; whether it then
+            runs faster depends on the model and the machine
+            (`benchmarks/bench_training.py` measures both settings).
 
     Returns:
         `History`.
