@@ -22,7 +22,7 @@ EXPECTED = {
     "garbage": (2.0, 0.2),   # text, NaN, wrong shape, unreadable object; the last case right
     "huge": (2.0, 0.8),      # 80 MB answer on one public case
     "oversize": (2.0, 0.8),  # 160 MB answer on the first hidden case
-    "hang": (2.0, 0.8),      # ignores interrupts and answers 60 s late on the last case
+    "hang": (2.0, 0.8),      # ignores interrupts, answers 40 s late on the last case
     "dies": (2.0, 0.8),      # os._exit on the last case
 }
 # Students whose kernel is lost on lp_norm's last case.
