@@ -3,7 +3,7 @@
 Five students, graded in the one hostile run (`hostile_class` in
 ``conftest.py``) beside the forgers of ``test_hostile_judge.py``, answer the judge's
 `lp_norm` cases (3 public, then 2 hidden, equal weights) with malformed data;
-their `mlp_model` is correct. Each malformed answer must cost only its case:
+their `mlp_model` is the stub. Each malformed answer must cost only its case:
 the judge goes on, the other cases, exercises and students are graded.
 """
 
@@ -19,11 +19,11 @@ pytestmark = pytest.mark.slow
 
 # (mlp_model, lp_norm) each student's code earns.
 EXPECTED = {
-    "garbage": (2.0, 0.2),   # text, NaN, wrong shape, unreadable object; the last case right
-    "huge": (2.0, 0.8),      # 80 MB answer on one public case
-    "oversize": (2.0, 0.8),  # 160 MB answer on the first hidden case
-    "hang": (2.0, 0.8),      # ignores interrupts, answers 40 s late on the last case
-    "dies": (2.0, 0.8),      # os._exit on the last case
+    "garbage": (0.0, 0.2),   # text, NaN, wrong shape, unreadable object; the last case right
+    "huge": (0.0, 0.8),      # 80 MB answer on one public case
+    "oversize": (0.0, 0.8),  # 160 MB answer on the first hidden case
+    "hang": (0.0, 0.8),      # ignores interrupts, answers 40 s late on the last case
+    "dies": (0.0, 0.8),      # os._exit on the last case
 }
 # Students whose kernel is lost on lp_norm's last case.
 LOST = ("hang", "dies")
@@ -91,7 +91,6 @@ def test_lost_kernel_costs_its_case_and_the_notebook_goes_on(run, student):
     assert STUCK_KERNEL in [o.get("ename") for o in cell.outputs]
     assert outcome.state == "graded with errors"
     assert "NOTEBOOK_END" in stream_text(nb.cells[-1])
-    assert judge_verdict(graded_cell(nb, "mlp_model")) == pytest.approx(2.0)
 
 
 def test_every_student_with_a_readable_notebook_is_graded(run):

@@ -19,31 +19,40 @@ from grader import course as grading
 
 pytestmark = pytest.mark.slow
 
-# What each student's own code earns: (mlp_model, lp_norm).
+# What each student's own code earns: (mlp_model, lp_norm). `mlp_model` is the stub
+# unless said otherwise, `lp_norm` correct.
 EXPECTED = {
-    "rebind": (2.0, 0.0),       # grader rebound to a forger; lp_norm stub
-    "check": (2.0, 0.0),        # grader.check replaced
-    "display": (2.0, 0.0),      # Score.__repr__, builtins.max, IPython formatter
-    "codeswap": (2.0, 0.0),     # run_case.__code__ swapped; frame-walking wrong lp_norm
-    "ipython": (2.0, 0.0),      # input transformer and post_run_cell hook
-    "quiet": (2.0, 0.0),        # ast_node_interactivity = "none"
-    "npbefore": (2.0, 0.0),     # NumPy/TF patched before `import grader`; wrong lp_norm
-    "npafter": (2.0, 0.0),      # NumPy/TF patched after it; wrong lp_norm
-    "npinside": (2.0, 0.0),     # math/NumPy/TF patched inside a wrong lp_norm
-    "weights": (0.0, 1.0),      # the model zeroes its own weights in call()
-    "recorder": (2.0, 0.6),     # lookup table of recorded inputs: the 2 hidden cases fail
-    "seedleak": (2.0, 0.6),     # lookup table of inputs predicted from seen seeds: same
-    "undefined": (2.0, 0.0),    # lp_norm never defined, its test cell forged to 1.0
-    "computedref": (2.0, 0.0),  # the reference through a computed name, watcher blinded
+    "rebind": (0.0, 1.0),       # grader rebound to a forger
+    "check": (0.0, 1.0),        # grader.check replaced
+    "display": (0.0, 1.0),      # Score.__repr__, builtins.max, IPython formatter
+    "codeswap": (0.0, 0.0),     # run_case.__code__ swapped; frame-walking wrong lp_norm
+    "ipython": (0.0, 1.0),      # input transformer and post_run_cell hook
+    "quiet": (0.0, 1.0),        # ast_node_interactivity = "none"
+    "npbefore": (0.0, 0.0),     # NumPy/TF patched before `import grader`; wrong lp_norm
+    "npafter": (0.0, 0.0),      # NumPy/TF patched after it; wrong lp_norm
+    "npinside": (0.0, 0.0),     # math/NumPy/TF patched inside a wrong lp_norm
+    "weights": (0.0, 1.0),      # a model that zeroes its own weights in call()
+    "recorder": (0.0, 0.6),     # lookup table of recorded inputs: the 2 hidden cases fail
+    "seedleak": (0.0, 0.6),     # lookup table of inputs predicted from seen seeds: same
+    "undefined": (0.0, 1.0),    # mlp_model never defined, its test cell forged to 2.0
+    "computedref": (0.0, 0.0),  # the reference through a computed name, watcher blinded
 }
 # What their code earns on the public cases alone (what an honest kernel shows).
-PUBLIC = {**EXPECTED, "recorder": (2.0, 1.0), "seedleak": (2.0, 1.0)}
-# Students whose kernel showed the full points on lp_norm although their code earns 0.
-FORGED_LP = ("rebind", "check", "display", "codeswap", "ipython", "undefined")
+PUBLIC = {**EXPECTED, "recorder": (0.0, 1.0), "seedleak": (0.0, 1.0)}
+# The exercises on which each student's kernel showed full points for code earning 0.
+FORGED = {
+    "rebind": ("mlp_model",),
+    "check": ("mlp_model",),
+    "display": ("mlp_model",),
+    "codeswap": ("mlp_model", "lp_norm"),
+    "ipython": ("mlp_model",),
+    "undefined": ("mlp_model",),
+}
+FULL = {"mlp_model": POINTS["test_model"], "lp_norm": POINTS["test_norm"]}
 # Students whose kernel showed nothing as the result of both test cells.
 SILENT = ("quiet",)
 # Students with a test of their own below (known ways around the judge).
-OWN_TEST = ("seedleak", "computedref", "undefined")
+OWN_TEST = ("seedleak", "computedref")
 DISAGREES = "kernel output disagrees with the grader"
 NO_SCORE = "printed no score"
 
@@ -68,7 +77,7 @@ def test_class_covers_every_trick():
     assert set(EXPECTED) == set(STUDENTS)
 
 
-@pytest.mark.parametrize("student", sorted(set(EXPECTED) - {"seedleak", "computedref"}))
+@pytest.mark.parametrize("student", sorted(set(EXPECTED) - set(OWN_TEST)))
 def test_scores_what_its_code_computes(run, student):
     """Is each forger recorded with what its own code earns, whatever its kernel showed?"""
     outcome = run.outcomes[student]
@@ -78,15 +87,21 @@ def test_scores_what_its_code_computes(run, student):
     np.testing.assert_allclose(outcome.score, sum(EXPECTED[student]), atol=1e-6)
 
 
-@pytest.mark.parametrize("student", FORGED_LP)
+@pytest.mark.parametrize("student", sorted(FORGED))
 def test_forged_full_points_are_flagged(run, student):
-    """Did the kernel show full points on lp_norm, and is that flagged as a disagreement?"""
-    cell = graded_cell(notebook_of(run.course, student), "lp_norm")
-    assert kernel_printed(cell) == pytest.approx(POINTS["test_norm"])
-    assert judge_verdict(cell) == pytest.approx(0.0)
+    """Did the kernel show full points where the code earns 0, and is exactly that flagged
+    as a disagreement (a correct answer's honest full points are not)?"""
+    nb = notebook_of(run.course, student)
     flags = _flagged(run.outcomes[student])
-    assert DISAGREES in flags.get("lp_norm", ""), run.outcomes[student].flags
-    assert "mlp_model" not in flags  # the forged 2.0 is what the correct model earns
+    for exercise, earned in zip(("mlp_model", "lp_norm"), EXPECTED[student]):
+        cell = graded_cell(nb, exercise)
+        assert judge_verdict(cell) == pytest.approx(earned)
+        if exercise in FORGED[student]:
+            assert kernel_printed(cell) == pytest.approx(FULL[exercise])
+            assert DISAGREES in flags.get(exercise, ""), (exercise, run.outcomes[student].flags)
+        else:
+            assert kernel_printed(cell) == pytest.approx(earned)
+            assert exercise not in flags
 
 
 @pytest.mark.parametrize("student", SILENT)
@@ -101,7 +116,7 @@ def test_silent_test_cells_get_no_free_credit(run, student):
 
 
 @pytest.mark.parametrize("student",
-                         sorted(set(EXPECTED) - set(FORGED_LP) - set(SILENT) - set(OWN_TEST)))
+                         sorted(set(EXPECTED) - set(FORGED) - set(SILENT) - set(OWN_TEST)))
 def test_kernel_output_above_the_judge_is_flagged(run, student):
     """Wherever another student's kernel showed more than its code earns on the public
     cases, is that flagged, and where it showed exactly that, is nothing flagged?"""
@@ -118,7 +133,7 @@ def test_kernel_output_above_the_judge_is_flagged(run, student):
 
 def test_feedback_of_a_forger_names_the_disagreement(run):
     """Does the graded test cell tell the student the grader disagreed with the notebook?"""
-    verdict = graded_cell(notebook_of(run.course, "check"), "lp_norm").outputs[0]
+    verdict = graded_cell(notebook_of(run.course, "check"), "mlp_model").outputs[0]
     assert DISAGREES in verdict.data["text/html"]
     assert "Graded by the course" in verdict.data["text/markdown"]
 
@@ -127,7 +142,7 @@ def test_report_shows_the_flags(run, tmp_path):
     """Does the report's grades table carry the forgers' flags, and no flag elsewhere?"""
     _, grades, _ = grading.write_report(ASSIGNMENT, run.course, tmp_path / "report")
     flags = grades.set_index("student_id")["flags"]
-    for student in set(FORGED_LP) - {"undefined"}:
+    for student in set(FORGED) - {"undefined"}:
         assert DISAGREES in str(flags[student]), student
     assert flags.isna()["weights"] and flags.isna()["ada"]
 
