@@ -240,6 +240,12 @@ class Recorder:
         run.store.set(run.assignment, student, state=NOT_GRADED, reason=reason,
                       isolation=isolation, fingerprint=self.fingerprints.get(student),
                       run_id=run.run_id)
+        from nbgrader.api import Gradebook
+
+        # The student is known to the gradebook (no submission recorded), so the
+        # report lists them, as "not graded", beside everyone else.
+        with Gradebook(run.coursedir.db_url, run.coursedir.course_id) as gb:
+            gb.update_or_create_student(student)
         return AutogradeOutcome(student, NOT_GRADED, reason=reason, isolation=isolation or "")
 
 

@@ -57,7 +57,11 @@ def _package_dir(name):
         raise ValueError(f"`packages` must hold package names. Received: {name!r}")
     spec = importlib.util.find_spec(name)
     locations = list(spec.submodule_search_locations or []) if spec else []
-    if len(locations) != 1:
+    # A regular package has an __init__.py (its origin); a namespace package
+    # of the same name (a tests/kerasdl folder on sys.path) has none.
+    regular = spec is not None and spec.origin is not None and \
+        Path(spec.origin).name == "__init__.py"
+    if len(locations) != 1 or not regular:
         raise ValueError(
             f"`packages`: {name!r} is not an importable regular package "
             f"(found: {locations or spec})"
