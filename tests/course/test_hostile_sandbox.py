@@ -234,4 +234,4 @@ def test_report_lists_not_graded_apart_from_zeros(run, tmp_path):
     for student in NOT_GRADED_REASONS:
         assert grades.loc[student, "state"] == NOT_GRADED
         assert np.isnan(grades.loc[student, "score"])
-    np.testing.assert_allclose(grades.loc["shout", "score"], sum(POINTS.values()))
+    np.testing.assert_allclose(grades.loc["shout", "score"], sum(EXPECTED["shout"].values()))
