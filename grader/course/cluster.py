@@ -101,13 +101,13 @@ def run_checked(identity, function, *args):
     return function(*args)
 
 
-def _dashboard_address():
+def _has_dashboard():
     """Dask's dashboard needs bokeh; without it there is none."""
     try:
         import bokeh  # noqa: F401
     except ImportError:
-        return None
-    return ":0"
+        return False
+    return True
 
 
 class GradingCluster:
@@ -142,7 +142,10 @@ class GradingCluster:
         else:
             self.cluster = LocalCluster(
                 n_workers=jobs, threads_per_worker=1, processes=True,
-                dashboard_address=_dashboard_address(), silence_logs=logging.ERROR,
+                # A free port: the scheduler serves HTTP (health, and the
+                # dashboard with bokeh) even without bokeh; never Dask's 8787,
+                # which another cluster on this machine may hold.
+                dashboard_address=":0", silence_logs=logging.ERROR,
                 env=dict(worker_env or {}),
             )  # fmt: skip
             self.client = Client(self.cluster)
@@ -157,7 +160,7 @@ class GradingCluster:
         count = len(info.get("workers", {}))
         self.description = (f"scheduler {scheduler} ({count} workers)" if scheduler
                             else f"embedded ({count} worker processes)")
-        self.dashboard = self.client.dashboard_link if _dashboard_address() or scheduler \
+        self.dashboard = self.client.dashboard_link if _has_dashboard() or scheduler \
             else None
 
     def _check_workers(self):

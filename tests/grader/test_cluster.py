@@ -52,16 +52,29 @@ class DaskProcesses:
     def __init__(self, folder, workers=2, worker_env=None):
         self.folder = folder
         self.processes = []
-        scheduler_file = folder / "scheduler.json"
+        try:
+            self.address = self._start_scheduler(folder / "scheduler.json")
+            for index in range(workers):
+                self.add_worker(str(index), worker_env)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_scheduler(self, scheduler_file):
+        """Start the scheduler; returns its address once it wrote `scheduler_file`."""
         self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
                     "--no-dashboard", "--scheduler-file", str(scheduler_file))
         deadline = time.monotonic() + START_TIMEOUT
-        while not scheduler_file.is_file() and time.monotonic() < deadline:
+        while True:
             self._check_alive()
+            try:
+                return json.loads(scheduler_file.read_text())["address"]
+            except (OSError, ValueError):  # not written yet, or half written
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dask scheduler wrote no {scheduler_file.name} in "
+                                   f"{START_TIMEOUT} s:\n{self.log('scheduler')}")
             time.sleep(0.2)
-        self.address = json.loads(scheduler_file.read_text())["address"]
-        for index in range(workers):
-            self.add_worker(str(index), worker_env)
 
     def add_worker(self, name, env=None):
         """Start one more worker named `name`; returns its `Popen` (the nanny)."""
