@@ -104,11 +104,29 @@ def disagreement(verdict, outputs):
     return None
 
 
+def _is_kernel_check(output):
+    """Whether a kernel output is its own check's result: its table or its score."""
+    if output.get("output_type") not in ("display_data", "execute_result"):
+        return False
+    data = output.get("data", {})
+    if "kerasdl-feedback" in str(data.get("text/html", "")):
+        return True
+    return output.get("output_type") == "execute_result" and kernel_score([output]) is not None
+
+
 def graded_outputs(kernel_outputs, verdict):
-    """The outputs a graded test cell is scored from: the verdict, then the kernel's."""
+    """The outputs a graded test cell is scored from: the verdict, then the kernel's.
+
+    The kernel's own check (its feedback table and the score it printed) is
+    left out: the verdict is the one table per exercise the student reads,
+    and a disagreement is flagged on it. Everything else the cell printed
+    (streams, errors, other displays) is kept.
+    """
     flag = disagreement(verdict, kernel_outputs)
     kept = []
     for output in kernel_outputs:
+        if _is_kernel_check(output):
+            continue
         output = nbformat.from_dict(dict(output))
         if output.get("output_type") == "execute_result":
             output = nbformat.v4.new_output("display_data", data=output.get("data", {}),
