@@ -8,7 +8,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-PYTEST_ARGS ?=
+# Two pytest workers, one test file each at a time (a file's module fixtures,
+# such as a class autograded once, stay on one worker); the 25 slowest tests
+# are listed at the end.
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 # Debian packages installed when missing (as root with apt-get; see the script).
 DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap chromium postgresql
 
