@@ -104,32 +104,31 @@ def disagreement(verdict, outputs):
     return None
 
 
-def _is_kernel_check(output):
-    """Whether a kernel output is its own check's result: its table or its score."""
-    if output.get("output_type") not in ("display_data", "execute_result"):
-        return False
-    data = output.get("data", {})
-    if "kerasdl-feedback" in str(data.get("text/html", "")):
-        return True
-    return output.get("output_type") == "execute_result" and kernel_score([output]) is not None
+def _is_kernel_table(output):
+    """Whether a kernel output is its own check's feedback table (a display)."""
+    return (output.get("output_type") == "display_data"
+            and "kerasdl-feedback" in str(output.get("data", {}).get("text/html", "")))
 
 
 def graded_outputs(kernel_outputs, verdict):
     """The outputs a graded test cell is scored from: the verdict, then the kernel's.
 
-    The kernel's own check (its feedback table and the score it printed) is
-    left out: the verdict is the one table per exercise the student reads,
-    and a disagreement is flagged on it. Everything else the cell printed
-    (streams, errors, other displays) is kept.
+    The kernel's own check table is left out (the verdict is the one table
+    per exercise the student reads); the score the kernel printed stays, as
+    plain text, beside the verdict that flags any disagreement with it.
+    Everything else the cell printed (streams, errors, other displays) is kept.
     """
     flag = disagreement(verdict, kernel_outputs)
     kept = []
     for output in kernel_outputs:
-        if _is_kernel_check(output):
+        if _is_kernel_table(output):
             continue
         output = nbformat.from_dict(dict(output))
         if output.get("output_type") == "execute_result":
-            output = nbformat.v4.new_output("display_data", data=output.get("data", {}),
+            data = output.get("data", {})
+            if kernel_score([output]) is not None:  # the kernel's Score: its number only
+                data = {"text/plain": data.get("text/plain", "")}
+            output = nbformat.v4.new_output("display_data", data=data,
                                             metadata=output.get("metadata", {}))
         kept.append(output)
     return [verdict_output(verdict, flag)] + kept, flag
