@@ -140,38 +140,28 @@ def cell_scores(gradebook, assignment, student):
             for notebook in submission.notebooks for grade in notebook.grades}
 
 
-def _existing(db_url, table):
-    """An engine on `db_url` if the table exists there (None otherwise; creates nothing)."""
+def _read(db_url, table, assignment, read, empty):
+    """`read(store, assignment)` if `table` exists on `db_url`, else `empty` (creates nothing)."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(db_url)
-    if not sa.inspect(engine).has_table(table):
+    try:
+        if not sa.inspect(engine).has_table(table):
+            return empty
+    finally:
         engine.dispose()
-        return None
-    return engine
+    store = StatusStore(db_url)
+    try:
+        return read(store, assignment)
+    finally:
+        store.close()
 
 
 def read_states(db_url, assignment):
     """``{student: row}`` of `assignment`'s states, without creating any table."""
-    engine = _existing(db_url, "kerasdl_status")
-    if engine is None:
-        return {}
-    engine.dispose()
-    store = StatusStore(db_url)
-    try:
-        return store.get(assignment)
-    finally:
-        store.close()
+    return _read(db_url, "kerasdl_status", assignment, StatusStore.get, {})
 
 
 def read_audit(db_url, assignment):
     """The audit log of `assignment` (list of dicts), without creating any table."""
-    engine = _existing(db_url, "kerasdl_audit")
-    if engine is None:
-        return []
-    engine.dispose()
-    store = StatusStore(db_url)
-    try:
-        return store.audit_rows(assignment)
-    finally:
-        store.close()
+    return _read(db_url, "kerasdl_audit", assignment, StatusStore.audit_rows, [])
