@@ -130,6 +130,9 @@ class TrainStep:
         loss_fn: callable `(y, y_hat) -> loss`.
         optimizer: `keras.optimizers.Optimizer`.
         jit_compile: whether to compile the step with XLA.
+        run_eagerly: run the step as plain eager Python, no `tf.function`
+            (as `keras.Model.compile(run_eagerly=True)`): nothing is traced,
+            which suits a few steps (a smoke test), and every step is slower.
 
     Call arguments:
         X: input batch, `(batch, ...)`.
@@ -141,11 +144,15 @@ class TrainStep:
     Source: notes, 4.4 Softmax Regression Implementation from Scratch.
     """
 
-    def __init__(self, net, loss_fn, optimizer, *, jit_compile=False):
+    def __init__(self, net, loss_fn, optimizer, *, jit_compile=False, run_eagerly=False):
+        if jit_compile and run_eagerly:
+            raise ValueError("`jit_compile` and `run_eagerly` cannot both be True. "
+                             f"Received: jit_compile={jit_compile!r}, run_eagerly={run_eagerly!r}")
         self.net = net
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.jit_compile = jit_compile
+        self.run_eagerly = run_eagerly
         self._functions = {}
         self._counts_accuracy = False
         self.loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
@@ -179,6 +186,9 @@ class TrainStep:
     def __call__(self, X, y):
         X = tf.convert_to_tensor(X)
         y = tf.convert_to_tensor(y)
+        if self.run_eagerly:
+            self._build(X)
+            return self._step(X, y)
         key = (X.dtype, tuple(X.shape[1:]), y.dtype, tuple(y.shape[1:]))
         function = self._functions.get(key)
         if function is None:
@@ -223,7 +233,7 @@ class TrainStep:
         return dict(loss=loss, train_acc=train_acc, num_examples=num_examples)
 
 
-def make_train_step(net, loss_fn, optimizer, *, jit_compile=False):
+def make_train_step(net, loss_fn, optimizer, *, jit_compile=False, run_eagerly=False):
     """Return a compiled training step that does not retrace per batch.
 
     Args:
@@ -232,6 +242,7 @@ def make_train_step(net, loss_fn, optimizer, *, jit_compile=False):
         optimizer: `keras.optimizers.Optimizer`.
         jit_compile: whether to compile with XLA (`False` by default, as
             fit's "auto" on a CPU-only machine; see `train`).
+        run_eagerly: run the step eagerly, untraced (see `TrainStep`).
 
     Returns:
         A `TrainStep`: call it as `step(X, y)` to update `net` and get the
@@ -239,7 +250,8 @@ def make_train_step(net, loss_fn, optimizer, *, jit_compile=False):
 
     Source: notes, 4.4 Softmax Regression Implementation from Scratch.
     """
-    return TrainStep(net, loss_fn, optimizer, jit_compile=jit_compile)
+    return TrainStep(net, loss_fn, optimizer, jit_compile=jit_compile,
+                     run_eagerly=run_eagerly)
 
 
 def train_epoch(net, train_iter, loss_fn, optimizer, *, step=None):
@@ -329,7 +341,7 @@ class History:
 
 
 def train(net, train_iter, test_iter, num_epochs, optimizer, loss_fn=None, *,
-          verbose=True, jit_compile=False):
+          verbose=True, jit_compile=False, run_eagerly=False):
     """Train `net` for `num_epochs` and evaluate it after every epoch.
 
     One `TrainStep` is compiled and reused by every epoch. After each epoch
@@ -355,12 +367,18 @@ def train(net, train_iter, test_iter, num_epochs, optimizer, loss_fn=None, *,
             second program) and compiling takes seconds; whether it then
             runs faster depends on the model and the machine
             (`benchmarks/bench_training.py` measures both settings).
+        run_eagerly: run the step as plain eager Python, like
+            `keras.Model.compile(run_eagerly=True)`: no tracing (which takes
+            seconds for GoogLeNet or ResNet-18), slower steps. For a smoke
+            test of a few steps, e.g. the notebooks' demonstrations under
+            autograding.
 
     Returns:
         `History`.
 
     Raises:
-        ValueError: if `num_epochs` is not a positive int.
+        ValueError: if `num_epochs` is not a positive int, or `jit_compile`
+            and `run_eagerly` are both True.
 
     Source: notes, 4.4 Softmax Regression Implementation from Scratch.
     """
@@ -370,7 +388,8 @@ def train(net, train_iter, test_iter, num_epochs, optimizer, loss_fn=None, *,
         )
     if loss_fn is None:
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    step = make_train_step(net, loss_fn, optimizer, jit_compile=jit_compile)
+    step = make_train_step(net, loss_fn, optimizer, jit_compile=jit_compile,
+                           run_eagerly=run_eagerly)
     history = History()
     for epoch in range(1, num_epochs + 1):
         stats = train_epoch(net, train_iter, loss_fn, optimizer, step=step)

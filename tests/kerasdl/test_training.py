@@ -143,6 +143,40 @@ def test_compiled_step_matches_eager_train_step():
         np.testing.assert_allclose(a, b, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL)
 
 
+def test_eager_step_matches_compiled_step_and_traces_nothing():
+    """Does run_eagerly=True give the compiled step's losses, weights and statistics untraced?"""
+    X, y = _classification_data(20)
+    eager, compiled = _dense_net(3, keras.regularizers.L2(L2_COEF)), _dense_net(3, keras.regularizers.L2(L2_COEF))
+    eager_step = kerasdl.make_train_step(eager, _loss_fn(), keras.optimizers.SGD(LR), run_eagerly=True)
+    compiled_step = kerasdl.make_train_step(compiled, _loss_fn(), keras.optimizers.SGD(LR))
+    for start in (0, 8, 16):  # batches of 8, 8 and 4
+        batch = slice(start, start + 8)
+        np.testing.assert_allclose(eager_step(X[batch], y[batch]).numpy(),
+                                   compiled_step(X[batch], y[batch]).numpy(), rtol=FLOAT32_RTOL)
+    for a, b in zip(eager.get_weights(), compiled.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=FLOAT32_RTOL, atol=FLOAT32_ATOL)
+    eager_stats, compiled_stats = eager_step.result(), compiled_step.result()
+    assert eager_stats["num_examples"] == compiled_stats["num_examples"] == 20
+    for key in ("loss", "train_acc"):
+        np.testing.assert_allclose(eager_stats[key], compiled_stats[key], rtol=FLOAT32_RTOL)
+    assert eager_step.experimental_get_tracing_count() == 0
+
+
+def test_train_run_eagerly_matches_the_compiled_loop():
+    """Does train(run_eagerly=True) give the same History, and refuse run_eagerly with XLA?"""
+    train_iter, test_iter = _separable_iters()
+    batches = list(train_iter)  # one fixed order for both runs
+    histories = [kerasdl.train(_dense_net(0), batches, test_iter, 2, keras.optimizers.SGD(0.5),
+                               verbose=False, run_eagerly=run_eagerly)
+                 for run_eagerly in (False, True)]
+    for key in ("loss", "train_acc", "test_acc"):
+        np.testing.assert_allclose(getattr(histories[1], key), getattr(histories[0], key),
+                                   rtol=FLOAT32_RTOL)
+    with pytest.raises(ValueError, match="`jit_compile` and `run_eagerly` cannot both be True"):
+        kerasdl.train(_dense_net(0), batches, None, 1, keras.optimizers.SGD(LR),
+                      jit_compile=True, run_eagerly=True)
+
+
 def test_train_epoch_counts_actual_examples_and_weighted_loss():
     """Are 1000 examples (not 4 * 256) counted, and the loss the overall mean?"""
     X, y = _classification_data(1000)
