@@ -35,7 +35,7 @@ import time
 import uuid
 from pathlib import Path
 
-from grader.course.coursedir import _submitted_students, load_course
+from grader.course.coursedir import _submitted_students, course_directory, load_config
 from grader.course.status import GRADED, GRADED_WITH_ERRORS, NOT_GRADED
 
 __all__ = [
@@ -238,30 +238,49 @@ def autograde(
             differs from this machine, or the assignment's test cells cannot
             be judged.
     """
-    from grader.course.cluster import SCHEDULER_ENV, cores_per_job
+    from grader.course.cluster import SCHEDULER_ENV, PendingCluster, cores_per_job
+
+    _validate_arguments(jobs, timeout, notebook_timeout, memory_bytes)
+    config = load_config(course_dir, db_url)
+    sandbox_options = _sandbox_options(sandbox, memory_bytes)
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or \
+        config.get("KerasdlGrade", {}).get("scheduler")
+    worker_env = {"TF_NUM_INTRAOP_THREADS": str(cores_per_job(jobs)),
+                  "TF_NUM_INTEROP_THREADS": "1"} if not scheduler else {}
+    # The workers start (and load the judge) while nbgrader loads and the
+    # course is prepared.
+    cluster = PendingCluster(jobs, scheduler, worker_env=worker_env)
+    try:
+        coursedir = course_directory(config)
+        submitted = _submitted_students(coursedir, assignment)
+        selected = sorted(set(students)) if students else submitted
+        unknown = sorted(set(selected) - set(submitted))
+        if unknown:
+            raise ValueError(f"No submission of {assignment!r} for these students. "
+                             f"Received: students={unknown}")
+        if not selected:
+            raise ValueError(f"No submissions in {coursedir.submitted_directory}/*/"
+                             f"{assignment}. Received: assignment={assignment}")
+        return _autograde(assignment, config, coursedir, selected, cluster, worker_env,
+                          timeout=timeout, notebook_timeout=notebook_timeout,
+                          num_gpus=num_gpus, progress=progress, keep_work=keep_work,
+                          sandbox_options=sandbox_options, force=force, secret=secret)
+    finally:
+        cluster.close()
+
+
+def _autograde(assignment, config, coursedir, selected, cluster, worker_env, *, timeout,
+               notebook_timeout, num_gpus, progress, keep_work, sandbox_options, force,
+               secret):
     from grader.course.database import reach_database
     from grader.course.registration import check_test_cells, register_assignment
     from grader.course.status import StatusStore
 
-    _validate_arguments(jobs, timeout, notebook_timeout, memory_bytes)
-    config, coursedir = load_course(course_dir, db_url)
-    submitted = _submitted_students(coursedir, assignment)
-    selected = sorted(set(students)) if students else submitted
-    unknown = sorted(set(selected) - set(submitted))
-    if unknown:
-        raise ValueError(f"No submission of {assignment!r} for these students. "
-                         f"Received: students={unknown}")
-    if not selected:
-        raise ValueError(f"No submissions in {coursedir.submitted_directory}/*/{assignment}. "
-                         f"Received: assignment={assignment}")
-    sandbox_options = _sandbox_options(sandbox, memory_bytes)
     reach_database(coursedir.db_url)
     register_assignment(coursedir, config, assignment)
     check_test_cells(coursedir, assignment)
     if timeout is None:
         timeout = config.Execute.get("timeout", config.ExecutePreprocessor.get("timeout", 30))
-    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or \
-        config.get("KerasdlGrade", {}).get("scheduler")
     num_gpus = count_visible_gpus() if num_gpus is None else num_gpus
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     secret = secrets.randbits(62) if secret is None else int(secret)
@@ -273,8 +292,7 @@ def autograde(
             assignment=assignment, run_id=run_id, secret=secret, coursedir=coursedir,
             config=config, store=store, cell_timeout=timeout, notebook_timeout=notebook_timeout,
             sandbox=sandbox_options, progress=progress, num_gpus=num_gpus,
-            worker_env={"TF_NUM_INTRAOP_THREADS": str(cores_per_job(jobs)),
-                        "TF_NUM_INTEROP_THREADS": "1"} if not scheduler else {},
+            worker_env=worker_env,
         )  # fmt: skip
         fingerprints = {s: _fingerprint(coursedir, assignment, s) for s in selected}
         previous = store.get(assignment)
@@ -290,7 +308,7 @@ def autograde(
         work = Path(tempfile.mkdtemp(prefix=f"kerasdl-grade-{assignment}-"))
         try:
             recorder = Recorder(run, work, fingerprints)
-            outcomes.update(recorder.grade(todo, jobs=jobs, scheduler=scheduler))
+            outcomes.update(recorder.grade(todo, cluster))
         finally:
             if keep_work:
                 print(f"autograde work folder: {work}", file=sys.stderr)

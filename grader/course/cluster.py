@@ -29,10 +29,12 @@ import functools
 import logging
 import os
 
-__all__ = ["GradingCluster", "SCHEDULER_ENV", "run_checked", "usable_cores", "worker_identity"]
+__all__ = ["GradingCluster", "PendingCluster", "SCHEDULER_ENV", "run_checked", "usable_cores", "worker_identity"]
 
 # Environment variable naming the scheduler when --scheduler is not given.
 SCHEDULER_ENV = "KERASDL_SCHEDULER"
+# The module each embedded worker imports before it joins (the judge, loaded).
+PRELOAD = "grader.course.preload"
 # Seconds to wait for the scheduler and the first worker.
 CONNECT_TIMEOUT = 60
 
@@ -146,7 +148,7 @@ class GradingCluster:
                 # dashboard with bokeh) even without bokeh; never Dask's 8787,
                 # which another cluster on this machine may hold.
                 dashboard_address=":0", silence_logs=logging.ERROR,
-                env=dict(worker_env or {}),
+                env=dict(worker_env or {}), preload=[PRELOAD],
             )  # fmt: skip
             self.client = Client(self.cluster)
         try:
@@ -204,6 +206,43 @@ class GradingCluster:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+class PendingCluster:
+    """A `GradingCluster` being started in a thread.
+
+    `autograde` starts its cluster before it registers the assignment and
+    validates the submissions, so that the workers' start (TensorFlow and the
+    judge, `grader.course.preload`) overlaps that work.
+
+    Args:
+        *args, **kwargs: those of `GradingCluster`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        import concurrent.futures
+
+        import distributed  # noqa: F401 (imported here: one thread imports it)
+
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kerasdl-cluster")
+        self._future = pool.submit(GradingCluster, *args, **kwargs)
+        pool.shutdown(wait=False)
+
+    def result(self):
+        """The started `GradingCluster` (waits for it).
+
+        Raises:
+            RuntimeError: as `GradingCluster` does.
+        """
+        return self._future.result()
+
+    def close(self):
+        """Close the cluster once started; one that failed to start is ignored."""
+        try:
+            cluster = self._future.result()
+        except Exception:  # noqa: BLE001 (reported by `result` to whoever used it)
+            return
+        cluster.close()
 
 
 def cores_per_job(jobs):

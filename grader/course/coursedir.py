@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["course_root", "git_tracking_warning", "load_course", "require_gradebook"]
+__all__ = ["course_directory", "course_root", "git_tracking_warning", "load_config",
+           "load_course", "require_gradebook"]
 
 # The file that makes a folder an nbgrader course directory.
 COURSE_CONFIG = "nbgrader_config.py"
@@ -42,6 +43,51 @@ def course_root(course_dir):
     return root
 
 
+def load_config(course_dir, db_url=None):
+    """The course's traitlets configuration, read without importing nbgrader.
+
+    Args:
+        course_dir: the course root (holding ``nbgrader_config.py``).
+        db_url: the gradebook's database URL (``--db``), replacing the
+            course's ``CourseDirectory.db_url``; None keeps the course's.
+
+    Returns:
+        The traitlets `Config` read from ``nbgrader_config.py`` with
+        ``CourseDirectory.root`` (and ``CourseDirectory.db_url`` when given) set.
+
+    Raises:
+        ValueError: as `load_course`.
+    """
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from grader.course.database import check_db_url
+
+    root = course_root(course_dir)
+    config = Config()
+    config.merge(PyFileConfigLoader(COURSE_CONFIG, path=str(root)).load_config())
+    config.CourseDirectory.root = str(root)
+    if db_url is not None:
+        config.CourseDirectory.db_url = check_db_url(db_url)
+    return config
+
+
+def course_directory(config):
+    """nbgrader's `CourseDirectory` of a configuration from `load_config`.
+
+    Raises:
+        ValueError: the course's own gradebook URL is not a usable database URL.
+    """
+    from nbgrader.coursedir import CourseDirectory
+
+    from grader.course.database import check_db_url
+
+    _scripts_on_path()
+    coursedir = CourseDirectory(config=config)
+    check_db_url(coursedir.db_url)
+    return coursedir
+
+
 def load_course(course_dir, db_url=None):
     """The nbgrader configuration and `CourseDirectory` of a course folder.
 
@@ -62,23 +108,8 @@ def load_course(course_dir, db_url=None):
             or the gradebook URL is not a usable database URL
             (`grader.course.database.check_db_url`).
     """
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    from grader.course.database import check_db_url
-
-    root = course_root(course_dir)
-    config = Config()
-    config.merge(PyFileConfigLoader(COURSE_CONFIG, path=str(root)).load_config())
-    config.CourseDirectory.root = str(root)
-    if db_url is not None:
-        config.CourseDirectory.db_url = check_db_url(db_url)
-    _scripts_on_path()
-    coursedir = CourseDirectory(config=config)
-    if db_url is None:
-        check_db_url(coursedir.db_url)  # the course's own setting
-    return config, coursedir
+    config = load_config(course_dir, db_url)
+    return config, course_directory(config)
 
 
 def _scripts_on_path():

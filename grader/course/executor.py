@@ -19,6 +19,7 @@ The kernel comes from a factory (a sandboxed kernel manager under autograde,
 `grader.course.sandbox`), so this module knows nothing of isolation.
 """
 
+import concurrent.futures
 import copy
 import dataclasses
 
@@ -140,7 +141,9 @@ class JudgedExecute(NotebookClient):
         nb: the sanitized notebook to execute (modified in place).
         km_factory: zero-argument callable returning a new, unstarted
             `jupyter_client` kernel manager (async or not).
-        judge: a `grader.judge.Judge`, or None to execute without judging.
+        judge: a `grader.judge.Judge`, a `concurrent.futures.Future` of one
+            (still loading while the kernel starts; waited for at the first
+            test cell), or None to execute without judging.
         limits: `OutputLimits`.
         **kwargs: `NotebookClient` options (`timeout`, `startup_timeout`, ...).
 
@@ -168,6 +171,17 @@ class JudgedExecute(NotebookClient):
         self.stop_requested = False
         # Cells interrupted at the cell timeout (final pass).
         self.timed_out = set()
+
+    @property
+    def judge(self):
+        """The judge, or None; waits for a judge still loading in the background.
+
+        Raises:
+            Exception: whatever loading the judge raised.
+        """
+        if isinstance(self._judge, concurrent.futures.Future):
+            self._judge = self._judge.result()
+        return self._judge
 
     # Kernels ----------------------------------------------------------------------
 
@@ -315,8 +329,9 @@ class JudgedExecute(NotebookClient):
                 "the grader could not read this test cell (expected grader.check(id, name))"))
             return
         exercise_id, expression = call
+        judge = self.judge  # one that failed to load stops the job (reported by the job)
         try:
-            spec = self._judge.registry.get(exercise_id)
+            spec = judge.registry.get(exercise_id)
         except Exception as error:  # noqa: BLE001 (an unknown id in the course)
             self.verdicts[index] = Verdict(exercise_id, 0.0, _points(cell), message=str(error))
             return
@@ -328,7 +343,7 @@ class JudgedExecute(NotebookClient):
             self.verdicts[index] = Verdict(exercise_id, 0.0, spec.points, message=(
                 f"the grader could not reach your kernel: {error}"))
             raise _KernelLost(index, error_output(STUCK_KERNEL, str(error))) from None
-        verdict = self._judge.grade(exercise_id, expression, channel,
+        verdict = judge.grade(exercise_id, expression, channel,
                                     static_violation=violation, ids=self._ids)
         self.verdicts[index] = verdict
         if verdict.kernel_lost:

@@ -10,10 +10,12 @@ validates what comes back and records it.
 Each notebook runs in its own sandboxed kernel (`grader.course.sandbox`)
 under `grader.course.executor.JudgedExecute`; the judge of this worker
 process (`judge_for`) keeps TensorFlow and the references loaded across the
-submissions it grades. A watchdog kills the kernel at the notebook
-deadline; the cells that did not run are marked lost.
+submissions it grades; it loads in a thread while the first kernel starts. A
+watchdog kills the kernel at the notebook deadline; the cells that did not
+run are marked lost.
 """
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -92,8 +94,9 @@ def judge_for(secret):
     TensorFlow loads here (on a worker) without its C++ start-up lines
     (`grader.course.tflog`).
     """
-    from grader.course import tflog
+    from grader.course import preload, tflog
 
+    preload.wait()  # one thread at a time imports TensorFlow
     tflog.install()
     from grader.judge.judge import Judge
 
@@ -169,7 +172,9 @@ def _worker_env(job):
         threads = max(1, worker.state.nthreads)
     except (ImportError, ValueError, AttributeError):
         pass
-    env = job_environment(slot, job.num_gpus, base_env={})
+    # Without GPUs there is nothing to place, and no TensorFlow is imported
+    # here (the judge's thread imports it meanwhile).
+    env = job_environment(slot, job.num_gpus, base_env={}) if job.num_gpus else {}
     cores = max(1, (os.cpu_count() or 1) // threads)
     env.setdefault("TF_NUM_INTRAOP_THREADS", str(cores))
     env.setdefault("TF_NUM_INTEROP_THREADS", "1")
@@ -200,20 +205,39 @@ def execute_submission(job):
     result = JobResult(job.student)
     deadline = None if job.notebook_timeout is None else time.monotonic() + job.notebook_timeout
     work_dir = tempfile.mkdtemp(prefix=f"kerasdl-job-{job.student[:20]}-")
+    judge = None
     try:
-        factory, start_kwargs, result.isolation = _kernel_setup(job, work_dir)
-        judge = judge_for(job.secret)
-    except Exception as error:  # noqa: BLE001 (reported, the class goes on)
-        result.error = f"{type(error).__name__}: {error}"
-        result.seconds = time.perf_counter() - start
-        shutil.rmtree(work_dir, ignore_errors=True)
-        return result
-    try:
+        if job.num_gpus:  # placing kernels on GPUs imports TensorFlow (kerasdl.device)
+            judge = _load_judge(job.secret)
+            concurrent.futures.wait([judge])  # one thread imports it at a time
+        try:
+            factory, start_kwargs, result.isolation = _kernel_setup(job, work_dir)
+        except Exception as error:  # noqa: BLE001 (reported, the class goes on)
+            result.error = f"{type(error).__name__}: {error}"
+            return result
+        if judge is None:
+            # The judge loads (TensorFlow, the references) while the first
+            # kernel starts: two processes on two cores. Only this thread
+            # imports TensorFlow until the first test cell waits for it.
+            judge = _load_judge(job.secret)
         _execute_notebooks(job, result, factory, start_kwargs, judge, deadline)
+        if judge.done() and judge.exception() is not None:
+            # Its verdicts are missing, not zero: the submission is not graded.
+            error = judge.exception()
+            result.error = f"the judge could not load: {type(error).__name__}: {error}"
+        return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    result.seconds = time.perf_counter() - start
-    return result
+        result.seconds = time.perf_counter() - start
+
+
+def _load_judge(secret):
+    """`judge_for(secret)` in a background thread; returns its `Future`."""
+    loader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kerasdl-judge")
+    try:
+        return loader.submit(judge_for, secret)
+    finally:
+        loader.shutdown(wait=False)
 
 
 def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):

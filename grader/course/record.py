@@ -64,8 +64,9 @@ class Recorder:
 
     # The three steps ----------------------------------------------------------
 
-    def grade(self, students, *, jobs, scheduler):
-        """Grade `students`; returns ``{student: AutogradeOutcome}``."""
+    def grade(self, students, cluster):
+        """Grade `students` on `cluster` (a `PendingCluster`); returns
+        ``{student: AutogradeOutcome}``."""
         from grader.course.submissions import NotGraded, prepare_submission, source_grade_ids
 
         run = self.run
@@ -78,53 +79,51 @@ class Recorder:
             except NotGraded as reason:
                 outcomes[student] = self._not_graded(student, str(reason))
         if prepared:
-            outcomes.update(self._dispatch(prepared, jobs, scheduler))
+            outcomes.update(self._dispatch(prepared, cluster.result()))
         return outcomes
 
-    def _dispatch(self, prepared, jobs, scheduler):
+    def _dispatch(self, prepared, cluster):
         from distributed import as_completed
         from tqdm.auto import tqdm
 
-        from grader.course.cluster import GradingCluster
         from grader.course.job import Job, execute_submission
 
         run = self.run
         outcomes = {}
-        with GradingCluster(jobs, scheduler, worker_env=run.worker_env) as cluster:
-            if run.progress:
-                where = f" (dashboard {cluster.dashboard})" if cluster.dashboard else ""
-                print(f"autograde {run.assignment}: {len(prepared)} submissions on "
-                      f"{cluster.description}{where}", file=sys.stderr)
-            futures = {}
-            for student, submission in prepared.items():
-                job = Job(run.assignment, student, submission.notebooks, run.secret,
-                          cell_timeout=run.cell_timeout, notebook_timeout=run.notebook_timeout,
-                          sandbox=run.sandbox, env={**cluster.kernel_env, **run.worker_env},
-                          num_gpus=run.num_gpus)
-                key = f"autograde-{run.assignment}-{student}-{run.run_id}"
-                futures[cluster.submit(execute_submission, job, key=key)] = student
-            start = time.perf_counter()
-            bar = tqdm(total=len(futures), desc=f"autograde {run.assignment}",
-                       unit="submission", disable=not run.progress, file=sys.stderr)
-            try:
-                for done, future in enumerate(as_completed(futures), start=1):
-                    student = futures[future]
-                    try:
-                        result = future.result()
-                    except Exception as error:  # noqa: BLE001 (a worker's failure)
-                        outcome = self._not_graded(
-                            student, f"the grading worker failed: {type(error).__name__}: "
-                                     f"{str(error)[:200]}")
-                    else:
-                        outcome = self._record(student, result)
-                    outcomes[student] = outcome
-                    per_minute = done / max(time.perf_counter() - start, 1e-9) * 60
-                    bar.set_postfix_str(f"{per_minute:.1f}/min, last {student}")
-                    bar.update()
-            finally:
-                bar.close()
-                for future in futures:
-                    future.cancel()
+        if run.progress:
+            where = f" (dashboard {cluster.dashboard})" if cluster.dashboard else ""
+            print(f"autograde {run.assignment}: {len(prepared)} submissions on "
+                  f"{cluster.description}{where}", file=sys.stderr)
+        futures = {}
+        for student, submission in prepared.items():
+            job = Job(run.assignment, student, submission.notebooks, run.secret,
+                      cell_timeout=run.cell_timeout, notebook_timeout=run.notebook_timeout,
+                      sandbox=run.sandbox, env={**cluster.kernel_env, **run.worker_env},
+                      num_gpus=run.num_gpus)
+            key = f"autograde-{run.assignment}-{student}-{run.run_id}"
+            futures[cluster.submit(execute_submission, job, key=key)] = student
+        start = time.perf_counter()
+        bar = tqdm(total=len(futures), desc=f"autograde {run.assignment}",
+                   unit="submission", disable=not run.progress, file=sys.stderr)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                student = futures[future]
+                try:
+                    result = future.result()
+                except Exception as error:  # noqa: BLE001 (a worker's failure)
+                    outcome = self._not_graded(
+                        student, f"the grading worker failed: {type(error).__name__}: "
+                                 f"{str(error)[:200]}")
+                else:
+                    outcome = self._record(student, result)
+                outcomes[student] = outcome
+                per_minute = done / max(time.perf_counter() - start, 1e-9) * 60
+                bar.set_postfix_str(f"{per_minute:.1f}/min, last {student}")
+                bar.update()
+        finally:
+            bar.close()
+            for future in futures:
+                future.cancel()
         return outcomes
 
     # Recording ----------------------------------------------------------------
