@@ -51,6 +51,8 @@ CELL_TIMEOUT = "CellTimeoutError"
 NOTEBOOK_TIMEOUT = "NotebookTimeoutError"
 NOT_EXECUTED = "NotExecutedError"
 LOST_KERNEL_ERRORS = (DEAD_KERNEL, STUCK_KERNEL, NOTEBOOK_TIMEOUT, NOT_EXECUTED)
+# Seconds a test cell waits for a judge still loading (TensorFlow, references).
+JUDGE_LOAD_TIMEOUT = 600
 # The note that replaces what an output limit cut.
 _CUT = "\n[... output cut: over the grader's limit of {limit:,} characters ...]\n"
 
@@ -169,6 +171,8 @@ class JudgedExecute(NotebookClient):
         self._lost_verdicts = {}
         # Set (from another thread) to stop after the kernel is killed.
         self.stop_requested = False
+        # Why the judge could not be had (its verdicts are missing, not zero).
+        self.judge_error = None
         # Cells interrupted at the cell timeout (final pass).
         self.timed_out = set()
 
@@ -177,10 +181,16 @@ class JudgedExecute(NotebookClient):
         """The judge, or None; waits for a judge still loading in the background.
 
         Raises:
-            Exception: whatever loading the judge raised.
+            Exception: whatever loading the judge raised, or TimeoutError
+                after `JUDGE_LOAD_TIMEOUT` seconds; kept in `judge_error`
+                (the job then reports the submission not graded).
         """
         if isinstance(self._judge, concurrent.futures.Future):
-            self._judge = self._judge.result()
+            try:
+                self._judge = self._judge.result(timeout=JUDGE_LOAD_TIMEOUT)
+            except BaseException as error:
+                self.judge_error = error
+                raise
         return self._judge
 
     # Kernels ----------------------------------------------------------------------

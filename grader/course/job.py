@@ -221,10 +221,6 @@ def execute_submission(job):
             # imports TensorFlow until the first test cell waits for it.
             judge = _load_judge(job.secret)
         _execute_notebooks(job, result, factory, start_kwargs, judge, deadline)
-        if judge.done() and judge.exception() is not None:
-            # Its verdicts are missing, not zero: the submission is not graded.
-            error = judge.exception()
-            result.error = f"the judge could not load: {type(error).__name__}: {error}"
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -254,6 +250,11 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
         if _run_with_deadline(client, remaining, start_kwargs):
             result.notebook_timeout = True
             client._mark_not_run()
+        if client.judge_error is not None:
+            # The verdicts are missing, not zero: the submission is not graded.
+            error = client.judge_error
+            result.error = f"the judge could not load: {type(error).__name__}: {error}"
+            return
         result.notebooks[name] = nbformat.writes(nb).encode("utf-8")
         result.verdicts[name] = {str(index): verdict.to_json()
                                  for index, verdict in client.verdicts.items()}

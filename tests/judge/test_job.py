@@ -1,0 +1,52 @@
+"""An execute job whose judge cannot be had: the submission is not graded, never zero."""
+
+import nbformat
+import pytest
+
+from grader.course import job as job_module
+
+# Seconds per cell of the job's kernel (the first imports TensorFlow).
+CELL_TIMEOUT = 180
+SQUARED_LOSS = '''
+def squared_loss(y_hat, y):
+    return (y_hat - tf.reshape(y, y_hat.shape)) ** 2 / 2
+'''
+
+
+def _notebook():
+    v4 = nbformat.v4
+    test = v4.new_code_cell('grader.check("squared_loss", squared_loss)', metadata={
+        "nbgrader": {"grade": True, "solution": False, "locked": True,
+                     "grade_id": "test_squared_loss", "points": 1, "schema_version": 3}})
+    nb = v4.new_notebook(cells=[v4.new_code_cell("import tensorflow as tf\nimport grader"),
+                                v4.new_code_cell(SQUARED_LOSS), test])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return nbformat.writes(nb).encode()
+
+
+def _job():
+    return job_module.Job("hw", "ada", {"hw": _notebook()}, secret=7,
+                          cell_timeout=CELL_TIMEOUT, sandbox=None)
+
+
+@pytest.mark.slow
+def test_a_judge_that_fails_to_load_leaves_the_submission_not_graded(monkeypatch):
+    def broken(secret):
+        raise ImportError("the references are missing")
+
+    monkeypatch.setattr(job_module, "judge_for", broken)
+    result = job_module.execute_submission(_job())
+    assert result.error is not None
+    assert "the judge could not load: ImportError: the references are missing" in result.error
+    assert not result.verdicts  # no verdict, so no zero, is recorded
+
+
+@pytest.mark.slow
+def test_a_judge_loading_while_the_kernel_starts_grades_the_cell():
+    result = job_module.execute_submission(_job())
+    assert result.error is None
+    (verdict,) = result.verdicts["hw"].values()
+    assert verdict["exercise"] == "squared_loss"
+    assert all(result["passed"] for result in verdict["results"])
+    assert abs(verdict["score"] - verdict["points"]) < 1e-9 and verdict["points"] == 1
