@@ -62,7 +62,7 @@ __all__ = [
 
 # Public name -> the submodule defining it, imported on first access.
 _LAZY_EXPORTS = {
-    "CaseBuilder": "grader.cases",
+    "CaseBuilder": "grader.builder",
     "CaseContext": "grader.cases",
     "Comparison": "grader.compare",
     "Normal": "grader.compare",

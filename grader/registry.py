@@ -248,7 +248,7 @@ class Registry:
         Columns: `id`, `chapter`, `points`, `public_cases`, `hidden_cases`,
         `module`, `description`.
         """
-        from grader.cases import CaseBuilder
+        from grader.builder import CaseBuilder
 
         self.ensure_loaded()
         rows = []

@@ -10,7 +10,8 @@ import builtins
 import os
 import time
 
-from grader.cases import CaseBuilder, CaseContext, CheckState, StudentRaised
+from grader.builder import CaseBuilder
+from grader.cases import CaseContext, CheckState, StudentRaised
 from grader.errors import CaseFailed, GraderError, PluginError
 from grader.kernel import JUDGED_ENV
 from grader.integrity import CallWatcher, fingerprint_intact, kerasdl_modified, static_violation
