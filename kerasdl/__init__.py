@@ -10,8 +10,8 @@ here under the same name, importable from the top-level package::
 Modules follow the notes' chapters: ``preliminaries`` (2), ``linear_regression``
 (3), ``softmax_regression`` and ``training`` (4), ``mlp`` (5),
 ``regularization`` and ``initializers`` (6), ``conv`` (7), ``layers`` and
-``models`` (7-8), ``adversarial`` (8); ``data``, ``device`` and ``seeding``
-serve them all.
+``models`` (7-8), ``adversarial`` (8); ``data`` (with ``fashion_mnist``),
+``device`` and ``seeding`` serve them all.
 """
 
 import os as _os

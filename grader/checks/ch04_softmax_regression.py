@@ -7,13 +7,12 @@ dataset; `train_step` compares one step against the reference step from the
 same weights on a plain model and on one with dropout and an L2 regularizer.
 """
 
-import weakref
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 import kerasdl
+from grader.checks._net_pool import NetPool, pooled_optimizer
 from grader.registry import exercise
 
 CHAPTER = "ch04_softmax_regression"
@@ -246,7 +245,7 @@ _EVAL_NETS = None
 def _eval_net_for(seed, role):
     global _EVAL_NETS
     if _EVAL_NETS is None:
-        _EVAL_NETS = _NetPool(_eval_net)
+        _EVAL_NETS = NetPool(_eval_net)
     return _EVAL_NETS.get(seed, role)
 
 
@@ -348,82 +347,12 @@ def _train_net(kind, seed):
     return net
 
 
-class _NetPool:
-    """Built nets reused across checks; `get` restores a net's initial state.
-
-    Building a Keras model costs tens of milliseconds; restoring its weights
-    (and its dropout seed state) costs microseconds. A net a submission
-    changed in any other way is rebuilt: its layers, trainable flags, layer
-    configs (an activation, a dropout rate, a regularizer) or the attributes
-    set on the net and its layers (a patched `call`) differ from when it was
-    built.
-    """
-
-    def __init__(self, build):
-        self._build = build
-        self._nets = {}
-
-    def get(self, *key):
-        entry = self._nets.get(key)
-        if entry is None or not self._intact(entry):
-            net = self._build(*key[:-1])
-            entry = (net, [v.numpy() for v in net.variables], _signature(net))
-            self._nets[key] = entry
-        net, values, _ = entry
-        for variable, value in zip(net.variables, values):
-            variable.assign(value)
-        return net
-
-    @staticmethod
-    def _intact(entry):
-        net, values, signature = entry
-        try:
-            return len(net.variables) == len(values) and _signature(net) == signature
-        except Exception:  # a submission broke the net beyond describing it
-            return False
-
-
-def _fingerprint(obj):
-    """What a submission could change on a Keras object besides its variables' values:
-    its type, trainable flag, config and the names of its attributes."""
-    return (type(obj), getattr(obj, "trainable", None), obj.get_config(),
-            tuple(sorted(vars(obj))))
-
-
-def _signature(net):
-    """`_fingerprint` of a pooled net and of each of its layers (by identity)."""
-    return [_fingerprint(net)] + [(id(layer), _fingerprint(layer)) for layer in net.layers]
-
-
-_TRAIN_NETS = _NetPool(lambda kind, seed: _train_net(kind, seed))
-
-
-_OPTIMIZERS = weakref.WeakKeyDictionary()
+_TRAIN_NETS = NetPool(lambda kind, seed: _train_net(kind, seed))
 
 
 def _optimizer_for(net):
-    """`keras.optimizers.SGD(TRAIN_LR)` for a pooled net, built once per net.
-
-    Creating and building a Keras optimizer costs more than the step itself;
-    plain SGD keeps no state besides its iteration count, so one optimizer
-    per net is reused with its iteration count set back to 0. An optimizer a
-    step reconfigured (learning rate, schedule, momentum, patched methods:
-    its config or its attributes differ from when it was built) is replaced
-    by a new one.
-    """
-    entry = _OPTIMIZERS.get(net)
-    if entry is not None:
-        optimizer, fingerprint = entry
-        try:
-            if _fingerprint(optimizer) == fingerprint:
-                optimizer.iterations.assign(0)
-                return optimizer
-        except Exception:  # a step left the optimizer in a state get_config rejects
-            pass
-    optimizer = keras.optimizers.SGD(TRAIN_LR)
-    optimizer.build(net.trainable_variables)
-    _OPTIMIZERS[net] = (optimizer, _fingerprint(optimizer))
-    return optimizer
+    """`keras.optimizers.SGD(TRAIN_LR)` for a pooled net (`pooled_optimizer`)."""
+    return pooled_optimizer(net, lambda: keras.optimizers.SGD(TRAIN_LR))
 
 
 def _weights(net):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasdl import data
+from kerasdl import data, fashion_mnist
 
 # Relative tolerance for float32 pixel values against float64 NumPy.
 FLOAT32_RTOL = 1e-6
@@ -96,7 +96,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(data, "SYSTEM_DATA_DIR", tmp_path / "system")
+    monkeypatch.setattr(fashion_mnist, "SYSTEM_DATA_DIR", tmp_path / "system")
     return tmp_path
 
 
