@@ -277,6 +277,10 @@ def _autograde(assignment, config, coursedir, selected, cluster, worker_env, *, 
     from grader.course.status import StatusStore
 
     reach_database(coursedir.db_url)
+    # nbgrader's converters change this process's working directory while
+    # they run, and a worker process started meanwhile would inherit it:
+    # the workers are started before anything is converted.
+    cluster.wait_started()
     register_assignment(coursedir, config, assignment)
     check_test_cells(coursedir, assignment)
     if timeout is None:

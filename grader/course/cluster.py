@@ -25,6 +25,7 @@ and the client records each submission once, when its result arrives.
 """
 
 import collections
+import concurrent.futures
 import functools
 import logging
 import os
@@ -220,8 +221,6 @@ class PendingCluster:
     """
 
     def __init__(self, *args, **kwargs):
-        import concurrent.futures
-
         import distributed  # noqa: F401 (imported here: one thread imports it)
 
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kerasdl-cluster")
@@ -235,6 +234,10 @@ class PendingCluster:
             RuntimeError: as `GradingCluster` does.
         """
         return self._future.result()
+
+    def wait_started(self):
+        """Return once the cluster started or failed to (`result` raises then)."""
+        concurrent.futures.wait([self._future])
 
     def close(self):
         """Close the cluster once started; one that failed to start is ignored."""

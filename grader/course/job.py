@@ -28,6 +28,9 @@ __all__ = ["Job", "JobResult", "execute_submission", "judge_for", "kernel_env"]
 
 # Seconds nbclient waits for a new kernel to answer.
 STARTUP_TIMEOUT = 120
+# Runs of a notebook whose execution nbclient gave up (e.g. a kernel that did
+# not start); after the last, the submission is not graded, with the reason.
+EXECUTE_ATTEMPTS = 2
 _JUDGES = {}
 _JUDGES_LOCK = threading.Lock()
 
@@ -242,18 +245,27 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
     from grader.course.executor import JudgedExecute
 
     for name, data in job.notebooks.items():
-        nb = nbformat.reads(data.decode("utf-8") if isinstance(data, bytes) else data,
-                            as_version=4)
-        remaining = None if deadline is None else deadline - time.monotonic()
-        client = JudgedExecute(nb, km_factory=factory, judge=judge,
-                               timeout=job.cell_timeout, startup_timeout=STARTUP_TIMEOUT)
-        if _run_with_deadline(client, remaining, start_kwargs):
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        for _ in range(EXECUTE_ATTEMPTS):  # a kernel that could not start: once more
+            nb = nbformat.reads(text, as_version=4)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            client = JudgedExecute(nb, km_factory=factory, judge=judge,
+                                   timeout=job.cell_timeout, startup_timeout=STARTUP_TIMEOUT)
+            fired, failure = _run_with_deadline(client, remaining, start_kwargs)
+            if failure is None or client.judge_error is not None:
+                break
+        if fired:
             result.notebook_timeout = True
             client._mark_not_run()
+        # Cells left unexecuted and verdicts missing are not zeros: the
+        # submission is not graded, with the reason.
         if client.judge_error is not None:
-            # The verdicts are missing, not zero: the submission is not graded.
             error = client.judge_error
             result.error = f"the judge could not load: {type(error).__name__}: {error}"
+            return
+        if failure is not None:
+            result.error = (f"the notebook {name!r} could not be executed: "
+                            f"{type(failure).__name__}: {str(failure)[:300]}")
             return
         result.notebooks[name] = nbformat.writes(nb).encode("utf-8")
         result.verdicts[name] = {str(index): verdict.to_json()
@@ -263,8 +275,15 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
 
 
 def _run_with_deadline(client, seconds, start_kwargs):
-    """Run `client.execute`; at the deadline kill its kernel. Returns True if it fired."""
+    """Run `client.execute`; at the deadline kill its kernel.
+
+    Returns:
+        ``(fired, error)``: whether the deadline fired, and the exception that
+        stopped the execution otherwise (nbclient gave up: a kernel that could
+        not start or a broken channel), or None.
+    """
     fired = threading.Event()
+    failure = None
     finished = threading.Event()
 
     def kill():
@@ -287,14 +306,14 @@ def _run_with_deadline(client, seconds, start_kwargs):
         timer.start()
     try:
         client.execute(**start_kwargs)
-    except Exception as error:  # noqa: BLE001 (nbclient gave up; the cells say why)
+    except Exception as error:  # noqa: BLE001 (reported by the caller)
         if not fired.is_set():
-            client.log.error("execution failed: %s", error)
+            failure = error
     finally:
         finished.set()
         if timer is not None:
             timer.cancel()
-    return fired.is_set()
+    return fired.is_set(), failure
 
 
 def result_to_json(result):

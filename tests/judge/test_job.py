@@ -50,3 +50,22 @@ def test_a_judge_loading_while_the_kernel_starts_grades_the_cell():
     assert verdict["exercise"] == "squared_loss"
     assert all(result["passed"] for result in verdict["results"])
     assert abs(verdict["score"] - verdict["points"]) < 1e-9 and verdict["points"] == 1
+
+
+def test_a_kernel_that_cannot_start_leaves_the_submission_not_graded(monkeypatch):
+    """Unexecuted cells are not zeros: the job reports why, after a second attempt."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    attempts = []
+
+    def missing_kernel():
+        attempts.append(1)
+        return AsyncKernelManager(kernel_name="no-such-kernel-spec")
+
+    monkeypatch.setattr(job_module, "_kernel_setup",
+                        lambda job, work_dir: (missing_kernel, {}, "none (test)"))
+    result = job_module.execute_submission(_job())
+    assert result.error is not None
+    assert "the notebook 'hw' could not be executed: NoSuchKernel" in result.error
+    assert not result.verdicts and not result.notebooks
+    assert len(attempts) == job_module.EXECUTE_ATTEMPTS
