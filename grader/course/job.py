@@ -208,21 +208,19 @@ def execute_submission(job):
     result = JobResult(job.student)
     deadline = None if job.notebook_timeout is None else time.monotonic() + job.notebook_timeout
     work_dir = tempfile.mkdtemp(prefix=f"kerasdl-job-{job.student[:20]}-")
-    judge = None
+    # The judge loads (TensorFlow, the references) in a thread while the first
+    # kernel starts: two processes on two cores. Only that thread imports
+    # TensorFlow until the first test cell waits for it, except that placing
+    # kernels on GPUs imports it too (kerasdl.device): then it is waited for.
+    judge = _load_judge(job.secret)
+    if job.num_gpus:
+        concurrent.futures.wait([judge])
     try:
-        if job.num_gpus:  # placing kernels on GPUs imports TensorFlow (kerasdl.device)
-            judge = _load_judge(job.secret)
-            concurrent.futures.wait([judge])  # one thread imports it at a time
         try:
             factory, start_kwargs, result.isolation = _kernel_setup(job, work_dir)
         except Exception as error:  # noqa: BLE001 (reported, the class goes on)
             result.error = f"{type(error).__name__}: {error}"
             return result
-        if judge is None:
-            # The judge loads (TensorFlow, the references) while the first
-            # kernel starts: two processes on two cores. Only this thread
-            # imports TensorFlow until the first test cell waits for it.
-            judge = _load_judge(job.secret)
         _execute_notebooks(job, result, factory, start_kwargs, judge, deadline)
         return result
     finally:
