@@ -14,6 +14,10 @@ client is refused with a message naming it. A worker that joins later (a
 restarted or an added one) is checked by every task it runs (`run_checked`):
 a submission sent to a worker that differs is not graded, with that message.
 
+Embedded workers preload `grader.course.preload` (TensorFlow and the judge
+load from the worker's start), and `autograde` starts them in a thread
+(`PendingCluster`) while nbgrader loads.
+
 The kernels' TensorFlow threads are shared out once the workers are known
 (`GradingCluster.kernel_env`): each machine's usable cores divided by the
 worker threads on that machine, the smallest share over all machines, so that
@@ -30,7 +34,8 @@ import functools
 import logging
 import os
 
-__all__ = ["GradingCluster", "PendingCluster", "SCHEDULER_ENV", "run_checked", "usable_cores", "worker_identity"]
+__all__ = ["GradingCluster", "PendingCluster", "SCHEDULER_ENV", "run_checked", "usable_cores",
+           "worker_identity"]
 
 # Environment variable naming the scheduler when --scheduler is not given.
 SCHEDULER_ENV = "KERASDL_SCHEDULER"
