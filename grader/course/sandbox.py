@@ -70,9 +70,8 @@ from grader.course.sandbox_cgroups import (
     CGROUP_V2,
     RLIMITS_ONLY,
     SYSTEMD_RUN,
-    JOB_PREFIX,
     JobCgroups,
-    hold_lock,
+    make_job_dir,
     kill_job,
     remove_stale_jobs,
 )
@@ -231,10 +230,9 @@ class Sandbox:
             self.info.resource_mode, self.limits.memory_bytes, self.limits.max_tasks,
             self.info.user_mode == USER_DROP,
         )  # fmt: skip
-        self.job_dir = Path(tempfile.mkdtemp(prefix=JOB_PREFIX, dir=_private_base()))
+        self.job_dir, lock_fd = make_job_dir(_private_base() or tempfile.gettempdir())
         self._finalizer = weakref.finalize(
-            self, kill_job, self._cgroups, self._processes, self.job_dir,
-            lock_fd=hold_lock(self.job_dir),
+            self, kill_job, self._cgroups, self._processes, self.job_dir, lock_fd=lock_fd,
         )
         self.channel_dir = self.job_dir / "channel"
         self.channel_dir.mkdir(mode=0o700)

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -325,6 +326,22 @@ def hold_lock(job_dir):
     fd = os.open(Path(job_dir, LOCK_NAME), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
+
+
+def make_job_dir(base):
+    """A new private job folder ``base/kerasdl-sandbox-*``, its owner lock held.
+
+    The folder is made under a hidden name, locked, then renamed: a
+    `remove_stale_jobs` of another run never sees it unlocked.
+
+    Returns:
+        ``(path, lock descriptor)``.
+    """
+    hidden = Path(tempfile.mkdtemp(prefix="." + JOB_PREFIX, dir=base))
+    fd = hold_lock(hidden)
+    path = hidden.with_name(hidden.name[1:])
+    os.rename(hidden, path)
+    return path, fd
 
 
 def remove_stale_jobs(base):

@@ -665,3 +665,27 @@ def test_remove_stale_takes_only_what_dead_owners_left(make_sandbox, snapshot, t
     assert remove_stale() >= 1
     assert not orphan_dir.exists()
     assert live.job_dir.is_dir() and live.channel_dir.is_dir()
+
+
+def test_a_job_folder_appears_only_with_its_owner_lock_held(tmp_path):
+    """Another run's remove_stale never finds a new job folder unlocked (it is locked,
+    then renamed into view), and takes it once its owner is gone."""
+    import fcntl
+
+    from grader.course.sandbox_cgroups import (
+        JOB_PREFIX, LOCK_NAME, make_job_dir, remove_stale_jobs,
+    )
+
+    job_dir, fd = make_job_dir(tmp_path)
+    assert job_dir.parent == tmp_path and job_dir.name.startswith(JOB_PREFIX)
+    assert [p.name for p in tmp_path.iterdir()] == [job_dir.name]  # no hidden leftover
+    other = os.open(job_dir / LOCK_NAME, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(other)
+    remove_stale_jobs(tmp_path)  # (the count may include other runs' empty cgroups)
+    assert job_dir.is_dir()
+    os.close(fd)  # the owner is gone
+    assert remove_stale_jobs(tmp_path) >= 1 and not job_dir.exists()
