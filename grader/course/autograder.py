@@ -276,11 +276,13 @@ def _autograde(assignment, config, coursedir, selected, cluster, worker_env, *, 
     from grader.course.registration import check_test_cells, register_assignment
     from grader.course.status import StatusStore
 
-    reach_database(coursedir.db_url)
-    # nbgrader's converters change this process's working directory while
-    # they run, and a worker process started meanwhile would inherit it:
-    # the workers are started before anything is converted.
+    # The workers start while nbgrader loads; what follows (SQLAlchemy's and
+    # Jinja's generated code, nbgrader's converters, which also change this
+    # process's working directory) waits for them: CPython 3.11's compiler is
+    # not safe to run in two threads at once, and a worker process inherits
+    # the working directory it is started in.
     cluster.wait_started()
+    reach_database(coursedir.db_url)
     register_assignment(coursedir, config, assignment)
     check_test_cells(coursedir, assignment)
     if timeout is None:

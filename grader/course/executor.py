@@ -19,7 +19,6 @@ The kernel comes from a factory (a sandboxed kernel manager under autograde,
 `grader.course.sandbox`), so this module knows nothing of isolation.
 """
 
-import concurrent.futures
 import copy
 import dataclasses
 
@@ -51,8 +50,6 @@ CELL_TIMEOUT = "CellTimeoutError"
 NOTEBOOK_TIMEOUT = "NotebookTimeoutError"
 NOT_EXECUTED = "NotExecutedError"
 LOST_KERNEL_ERRORS = (DEAD_KERNEL, STUCK_KERNEL, NOTEBOOK_TIMEOUT, NOT_EXECUTED)
-# Seconds a test cell waits for a judge still loading (TensorFlow, references).
-JUDGE_LOAD_TIMEOUT = 600
 # The note that replaces what an output limit cut.
 _CUT = "\n[... output cut: over the grader's limit of {limit:,} characters ...]\n"
 
@@ -143,9 +140,7 @@ class JudgedExecute(NotebookClient):
         nb: the sanitized notebook to execute (modified in place).
         km_factory: zero-argument callable returning a new, unstarted
             `jupyter_client` kernel manager (async or not).
-        judge: a `grader.judge.Judge`, a `concurrent.futures.Future` of one
-            (still loading while the kernel starts; waited for at the first
-            test cell), or None to execute without judging.
+        judge: a `grader.judge.Judge`, or None to execute without judging.
         limits: `OutputLimits`.
         **kwargs: `NotebookClient` options (`timeout`, `startup_timeout`, ...).
 
@@ -171,27 +166,8 @@ class JudgedExecute(NotebookClient):
         self._lost_verdicts = {}
         # Set (from another thread) to stop after the kernel is killed.
         self.stop_requested = False
-        # Why the judge could not be had (its verdicts are missing, not zero).
-        self.judge_error = None
         # Cells interrupted at the cell timeout (final pass).
         self.timed_out = set()
-
-    @property
-    def judge(self):
-        """The judge, or None; waits for a judge still loading in the background.
-
-        Raises:
-            Exception: whatever loading the judge raised, or TimeoutError
-                after `JUDGE_LOAD_TIMEOUT` seconds; kept in `judge_error`
-                (the job then reports the submission not graded).
-        """
-        if isinstance(self._judge, concurrent.futures.Future):
-            try:
-                self._judge = self._judge.result(timeout=JUDGE_LOAD_TIMEOUT)
-            except BaseException as error:
-                self.judge_error = error
-                raise
-        return self._judge
 
     # Kernels ----------------------------------------------------------------------
 
@@ -339,9 +315,8 @@ class JudgedExecute(NotebookClient):
                 "the grader could not read this test cell (expected grader.check(id, name))"))
             return
         exercise_id, expression = call
-        judge = self.judge  # one that failed to load stops the job (reported by the job)
         try:
-            spec = judge.registry.get(exercise_id)
+            spec = self._judge.registry.get(exercise_id)
         except Exception as error:  # noqa: BLE001 (an unknown id in the course)
             self.verdicts[index] = Verdict(exercise_id, 0.0, _points(cell), message=str(error))
             return
@@ -353,7 +328,7 @@ class JudgedExecute(NotebookClient):
             self.verdicts[index] = Verdict(exercise_id, 0.0, spec.points, message=(
                 f"the grader could not reach your kernel: {error}"))
             raise _KernelLost(index, error_output(STUCK_KERNEL, str(error))) from None
-        verdict = judge.grade(exercise_id, expression, channel,
+        verdict = self._judge.grade(exercise_id, expression, channel,
                                     static_violation=violation, ids=self._ids)
         self.verdicts[index] = verdict
         if verdict.kernel_lost:

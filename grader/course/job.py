@@ -10,12 +10,11 @@ validates what comes back and records it.
 Each notebook runs in its own sandboxed kernel (`grader.course.sandbox`)
 under `grader.course.executor.JudgedExecute`; the judge of this worker
 process (`judge_for`) keeps TensorFlow and the references loaded across the
-submissions it grades; it loads in a thread while the first kernel starts. A
-watchdog kills the kernel at the notebook deadline; the cells that did not
-run are marked lost.
+submissions it grades (an embedded worker loads it at its start,
+`grader.course.preload`). A watchdog kills the kernel at the notebook
+deadline; the cells that did not run are marked lost.
 """
 
-import concurrent.futures
 import dataclasses
 import json
 import os
@@ -97,9 +96,8 @@ def judge_for(secret):
     TensorFlow loads here (on a worker) without its C++ start-up lines
     (`grader.course.tflog`).
     """
-    from grader.course import preload, tflog
+    from grader.course import tflog
 
-    preload.wait()  # one thread at a time imports TensorFlow
     tflog.install()
     from grader.judge.judge import Judge
 
@@ -175,9 +173,7 @@ def _worker_env(job):
         threads = max(1, worker.state.nthreads)
     except (ImportError, ValueError, AttributeError):
         pass
-    # Without GPUs there is nothing to place, and no TensorFlow is imported
-    # here (the judge's thread imports it meanwhile).
-    env = job_environment(slot, job.num_gpus, base_env={}) if job.num_gpus else {}
+    env = job_environment(slot, job.num_gpus, base_env={})
     cores = max(1, (os.cpu_count() or 1) // threads)
     env.setdefault("TF_NUM_INTRAOP_THREADS", str(cores))
     env.setdefault("TF_NUM_INTEROP_THREADS", "1")
@@ -208,33 +204,25 @@ def execute_submission(job):
     result = JobResult(job.student)
     deadline = None if job.notebook_timeout is None else time.monotonic() + job.notebook_timeout
     work_dir = tempfile.mkdtemp(prefix=f"kerasdl-job-{job.student[:20]}-")
-    # The judge loads (TensorFlow, the references) in a thread while the first
-    # kernel starts: two processes on two cores. Only that thread imports
-    # TensorFlow until the first test cell waits for it, except that placing
-    # kernels on GPUs imports it too (kerasdl.device): then it is waited for.
-    judge = _load_judge(job.secret)
-    if job.num_gpus:
-        concurrent.futures.wait([judge])
     try:
         try:
             factory, start_kwargs, result.isolation = _kernel_setup(job, work_dir)
         except Exception as error:  # noqa: BLE001 (reported, the class goes on)
             result.error = f"{type(error).__name__}: {error}"
             return result
+        try:
+            # Loaded in this thread: neither TensorFlow's import nor CPython
+            # 3.11's compiler is safe beside another thread's (an embedded
+            # worker loaded it at its start, `grader.course.preload`).
+            judge = judge_for(job.secret)
+        except Exception as error:  # noqa: BLE001 (its verdicts are missing, not zero)
+            result.error = f"the judge could not load: {type(error).__name__}: {error}"
+            return result
         _execute_notebooks(job, result, factory, start_kwargs, judge, deadline)
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         result.seconds = time.perf_counter() - start
-
-
-def _load_judge(secret):
-    """`judge_for(secret)` in a background thread; returns its `Future`."""
-    loader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kerasdl-judge")
-    try:
-        return loader.submit(judge_for, secret)
-    finally:
-        loader.shutdown(wait=False)
 
 
 def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
@@ -250,17 +238,13 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
             client = JudgedExecute(nb, km_factory=factory, judge=judge,
                                    timeout=job.cell_timeout, startup_timeout=STARTUP_TIMEOUT)
             fired, failure = _run_with_deadline(client, remaining, start_kwargs)
-            if failure is None or client.judge_error is not None:
+            if failure is None:
                 break
         if fired:
             result.notebook_timeout = True
             client._mark_not_run()
-        # Cells left unexecuted and verdicts missing are not zeros: the
-        # submission is not graded, with the reason.
-        if client.judge_error is not None:
-            error = client.judge_error
-            result.error = f"the judge could not load: {type(error).__name__}: {error}"
-            return
+        # Cells left unexecuted are not zeros: the submission is not graded,
+        # with the reason.
         if failure is not None:
             result.error = (f"the notebook {name!r} could not be executed: "
                             f"{type(failure).__name__}: {str(failure)[:300]}")

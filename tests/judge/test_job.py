@@ -1,4 +1,4 @@
-"""An execute job whose judge cannot be had: the submission is not graded, never zero."""
+"""An execute job whose judge or kernel cannot be had: the submission is not graded, never zero."""
 
 import nbformat
 import pytest
@@ -43,7 +43,7 @@ def test_a_judge_that_fails_to_load_leaves_the_submission_not_graded(monkeypatch
 
 
 @pytest.mark.slow
-def test_a_judge_loading_while_the_kernel_starts_grades_the_cell():
+def test_a_job_judges_its_test_cell():
     result = job_module.execute_submission(_job())
     assert result.error is None
     (verdict,) = result.verdicts["hw"].values()
