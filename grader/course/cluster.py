@@ -217,9 +217,10 @@ class GradingCluster:
 class PendingCluster:
     """A `GradingCluster` being started in a thread.
 
-    `autograde` starts its cluster before it registers the assignment and
-    validates the submissions, so that the workers' start (TensorFlow and the
-    judge, `grader.course.preload`) overlaps that work.
+    `autograde` starts its cluster as soon as it has read the course's
+    configuration, so that the workers' start (TensorFlow and the judge,
+    `grader.course.preload`) overlaps nbgrader's import; it waits for them
+    (`wait_started`) before anything else runs beside that thread.
 
     Args:
         *args, **kwargs: those of `GradingCluster`.
