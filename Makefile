@@ -8,14 +8,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Two pytest workers, one test file each at a time (a file's module fixtures,
-# such as a class autograded once, stay on one worker); the 25 slowest tests
-# are listed at the end.
+# Two pytest workers, one test file each at a time (a file's module fixtures
+# stay on one worker; files sharing a class autograded once go together, see
+# tests/conftest.py); the 25 slowest tests are listed at the end.
 PYTEST_ARGS ?= -n 2 --dist loadfile --durations=25
 # Debian packages installed when missing (as root with apt-get; see the script).
 DEBIAN_PACKAGES ?= dataset-fashion-mnist bubblewrap chromium postgresql
 
-.PHONY: test demo install data clean
+.PHONY: test test-slow demo install data clean
 
 install: $(STAMP)
 
@@ -28,8 +28,14 @@ $(STAMP): pyproject.toml
 data:
 	@sh scripts/ensure-packages.sh $(DEBIAN_PACKAGES)
 
+# `make test`: every test not marked slow. `make test-slow`: the slow ones
+# (autograde runs of real notebooks, the hostile classes in the sandbox, the
+# Dask and PostgreSQL servers). CI (.ci/run) runs both.
 test: install data
-	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(PY) -m pytest $(PYTEST_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install data
+	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 demo: install data
 	TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/kerasdl-grade demo
