@@ -19,6 +19,7 @@ processes of `kerasdl-grade` start quickly.
 """
 
 import importlib as _importlib
+import operator as _operator
 import os as _os
 import sys as _sys
 import types as _types
@@ -123,9 +124,18 @@ _GUARDED_NAMESPACES = {
 }
 
 _ORIGINALS = {}  # pinned module name -> copy of its namespace at import
-_SNAPSHOT = []  # (module, name, object) triples `_tampered` compares with
+# What `_tampered` compares with, after every piece of student code: a list of
+# `(namespace, names, objects)`, the recorded objects of each namespace
+# (grader modules in `_SNAPSHOT`, third-party ones in `_LIBRARY_SNAPSHOT`).
+_SNAPSHOT = []
 _LIBRARY_SNAPSHOT = []
 _UNRECORDED = set()  # watched modules not imported yet
+
+
+def _recorded(namespace, keep):
+    """`(namespace, names, objects)` of the attributes of `namespace` that `keep`."""
+    items = [(name, value) for name, value in vars(namespace).items() if keep(value)]
+    return namespace, tuple(name for name, _ in items), tuple(value for _, value in items)
 
 
 def _record(module):
@@ -135,22 +145,16 @@ def _record(module):
     if name in _PINNED_MODULES:
         _ORIGINALS[name] = dict(vars(module))
     if name in _GUARDED_MODULES:
-        _SNAPSHOT.extend(
-            (module, key, value)
-            for key, value in vars(module).items()
-            if isinstance(value, (_types.FunctionType, type))
-        )
+        _SNAPSHOT.append(_recorded(module, lambda value: isinstance(
+            value, (_types.FunctionType, type))))
     for path in _GUARDED_NAMESPACES.get(name, ()):
         namespace = module
         for part in filter(None, path.split(".")):
             namespace = getattr(namespace, part, None)
         if namespace is None:
             continue
-        _LIBRARY_SNAPSHOT.extend(
-            (namespace, key, value)
-            for key, value in vars(namespace).items()
-            if callable(value) and not isinstance(value, (type, _types.ModuleType))
-        )
+        _LIBRARY_SNAPSHOT.append(_recorded(namespace, lambda value: callable(value) and not
+                                           isinstance(value, (type, _types.ModuleType))))
 
 
 class _RecordingLoader:
@@ -218,17 +222,23 @@ def _pinned(module_name, name):
     return _ORIGINALS[module_name][name]
 
 
-def _snapshot_intact(snapshot):
-    """Whether every recorded module attribute is still the recorded object."""
-    return all(vars(module).get(name) is value for module, name, value in snapshot)
+def _first_replaced(snapshot):
+    """`(namespace, name)` of the first recorded attribute that is no longer the
+    recorded object, or None. Runs after every piece of student code: the
+    comparison of each namespace runs in C (`map`), not in a Python loop."""
+    for namespace, names, values in snapshot:
+        current = vars(namespace).get
+        if not all(map(_operator.is_, map(current, names), values)):
+            return namespace, next(name for name, value in zip(names, values)
+                                   if current(name) is not value)
+    return None
 
 
 def _tampered():
-    if not _snapshot_intact(_SNAPSHOT):
+    if _first_replaced(_SNAPSHOT) is not None:
         return ("the grader was modified in this kernel; restart the kernel and "
                 "run the notebook again")
-    replaced = next(((namespace, name) for namespace, name, value in _LIBRARY_SNAPSHOT
-                     if vars(namespace).get(name) is not value), None)
+    replaced = _first_replaced(_LIBRARY_SNAPSHOT)
     if replaced is not None:
         namespace, name = replaced
         return (f"{namespace.__name__}.{name} was replaced in this kernel; restart the "
