@@ -25,9 +25,19 @@ SHARED_FIXTURE_GROUPS = {
     "tests/grader/test_postgres_gradebook.py": "tiny course graded",
 }
 
+# Test files whose costly module fixture is parametrized by chapter (one
+# autograde or notebook run per chapter), and whose test ids start with the
+# chapter (`test_x[ch03_linear_regression-solution]`): each chapter is a work
+# unit of its own, so the chapters' runs spread over the workers.
+SPLIT_BY_CHAPTER = {
+    "tests/notebooks/test_autograde.py",
+    "tests/notebooks/test_run_all.py",
+}
+
 
 def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's file scheduling, with the files of a shared fixture together."""
+    """pytest-xdist's file scheduling, with the files of a shared fixture together
+    and the chapters of a file in `SPLIT_BY_CHAPTER` apart."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -35,6 +45,9 @@ def pytest_xdist_make_scheduler(config, log):
     class GroupedFileScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid):
             path = super()._split_scope(nodeid)
+            if path in SPLIT_BY_CHAPTER and nodeid.endswith("]"):
+                chapter = nodeid[nodeid.index("[") + 1:-1].split("-")[0]
+                return f"{path}[{chapter}]"
             return SHARED_FIXTURE_GROUPS.get(path, path)
 
     return GroupedFileScheduling(config, log)
