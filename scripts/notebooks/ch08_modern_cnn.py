@@ -39,18 +39,20 @@ kerasdl.set_seed(0)
 print(kerasdl.describe_device())
 
 # Training budget of the demonstrations under autograding:
-# (num_epochs, num_train, num_test, image side). One epoch on 32 images at
-# 72x72, run eagerly (tracing GoogLeNet's step would take longer than the step):
-# AlexNet and NiN need at least 67x67 (an 11x11 stride-4 convolution and three
-# 3x3 stride-2 poolings).
-SMALL_BUDGET = (1, 32, 32, 72)
+# (num_epochs, num_train, num_test). One epoch on 32 images, run eagerly
+# (tracing GoogLeNet's step would take longer than the step), at the smallest
+# image side each network accepts (`grading_side` below).
+SMALL_BUDGET = (1, 32, 32)
 
 
-def train_demo(build_net, lr, batch_size, num_epochs, resize):
-    """Train `build_net(input_shape)` on Fashion-MNIST resized to `resize`; return History."""
+def train_demo(build_net, lr, batch_size, num_epochs, resize, grading_side):
+    """Train `build_net(input_shape)` on Fashion-MNIST resized to `resize`; return History.
+
+    Under autograding: `SMALL_BUDGET` at `grading_side` x `grading_side`.
+    """
     num_train = num_test = None  # the whole dataset
     if GRADING:
-        num_epochs, num_train, num_test, resize = SMALL_BUDGET
+        (num_epochs, num_train, num_test), resize = SMALL_BUDGET, grading_side
     train_iter, test_iter = kerasdl.load_fashion_mnist(
         batch_size, resize=resize, num_train=num_train, num_test=num_test)
     net = build_net((resize, resize, 1))
@@ -117,8 +119,10 @@ if grader.done(alexnet) and not GRADING:
 # %%
 # The notes: learning rate 0.01, batch size 128, 10 epochs at 224x224.
 if grader.done(alexnet):
+    # AlexNet needs at least 67x67 (an 11x11 stride-4 convolution, three 3x3
+    # stride-2 poolings).
     history = train_demo(lambda shape: alexnet(10, shape), lr=0.01, batch_size=128,
-                         num_epochs=10, resize=224)
+                         num_epochs=10, resize=224, grading_side=72)
     history.plot()
 
 # %% [markdown]
@@ -180,8 +184,9 @@ if grader.done(vgg, vgg_block) and not GRADING:  # your vgg calls your vgg_block
 # %%
 # The notes: learning rate 0.05, batch size 128, 10 epochs at 224x224.
 if grader.done(vgg, vgg_block):
+    # VGG-11 halves the side five times: 32x32 is the smallest.
     history = train_demo(lambda shape: vgg(small_conv_arch, 10, shape), lr=0.05,
-                         batch_size=128, num_epochs=10, resize=224)
+                         batch_size=128, num_epochs=10, resize=224, grading_side=32)
     history.plot()
 
 # %% [markdown]
@@ -243,7 +248,7 @@ if grader.done(nin, nin_block):  # your nin calls your nin_block
         print(f"NiN parameters: {nin().count_params():,}")
     # The notes: learning rate 0.1, batch size 128, 10 epochs at 224x224.
     history = train_demo(lambda shape: nin(10, shape), lr=0.1, batch_size=128,
-                         num_epochs=10, resize=224)
+                         num_epochs=10, resize=224, grading_side=72)  # as AlexNet
     history.plot()
 
 # %% [markdown]
@@ -352,6 +357,7 @@ if grader.done(googlenet, Inception):  # your googlenet uses your Inception
     if not GRADING:
         print(f"GoogLeNet parameters: {googlenet().count_params():,}")
     # The notes: learning rate 0.1, batch size 128, 10 epochs at 96x96.
+    # GoogLeNet halves the side five times: 32x32 is the smallest.
     history = train_demo(lambda shape: googlenet(10, shape), lr=0.1, batch_size=128,
-                         num_epochs=10, resize=96)
+                         num_epochs=10, resize=96, grading_side=32)
     history.plot()
