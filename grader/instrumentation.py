@@ -304,8 +304,9 @@ class _Instrumentation:
                 known.add(id(function))
                 self.functions.append((function, function.__code__))
         self.bindings = bindings
-        self._unchanged = _unchanged_since(self.functions, bindings) \
-            if self._tampering() is None else None
+        self._unchanged = None
+        if self.tampering() is None:
+            self._unchanged = _unchanged_since(self.functions, bindings)
         self.complete = not unmatched
         self.problem = (f"kerasdl changed since it was imported ({', '.join(unmatched[:3])})"
                         if unmatched else None)
@@ -332,23 +333,17 @@ class _Instrumentation:
         Cheap enough to run after every piece of student code: compares the
         probe's bindings, the probed code of every recorded function and the
         functions and classes kerasdl's modules and classes bind (a reload
-        rebinds them). When every function and binding is still what `install`
-        left, which one comparison in C tells, the loops below are skipped.
+        rebinds them). When every function and binding is still what an
+        intact `install` left, which one comparison in C tells, the loops over
+        them are skipped.
         """
-        if self._unchanged is not None and self._unchanged():
-            for module in self.modules:
-                if vars(module).get(PROBE_NAME) is not _probe:
-                    return f"your code replaced {module.__name__}.{PROBE_NAME}"
-            return None if _probe.__code__ is _PROBE_CODE else \
-                "your code replaced the grader's probe"
-        return self._tampering()
-
-    def _tampering(self):
         for module in self.modules:
             if vars(module).get(PROBE_NAME) is not _probe:
                 return f"your code replaced {module.__name__}.{PROBE_NAME}"
         if _probe.__code__ is not _PROBE_CODE:
             return "your code replaced the grader's probe"
+        if self._unchanged is not None and self._unchanged():
+            return None
         for function, code in self.functions:
             if function.__code__ is not code or not hasattr(function, _AUTOGRAPH_MARK):
                 return f"your code modified kerasdl's {code.co_qualname}"
