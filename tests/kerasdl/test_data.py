@@ -449,6 +449,19 @@ def test_resize(fake_dir, resize, shape):
         assert float(tf.reduce_min(X)) >= 0.0 and float(tf.reduce_max(X)) <= 1.0
 
 
+def test_pipelines_turn_autotuning_off(fake_dir):
+    """Are tf.data's autotuning options off in both loaders' pipelines?
+
+    Dropping an autotuned iterator at an epoch's end can wait for the
+    autotuning thread; the option is what the loaders set to avoid it.
+    """
+    directory, _ = fake_dir
+    pipelines = (*data.load_fashion_mnist(8, data_dir=directory, download=False),
+                 data.load_array((np.arange(6.0),), 4))
+    for dataset in pipelines:
+        assert dataset.options().autotune.enabled is False
+
+
 def test_shuffle_before_batch_each_epoch(fake_dir):
     """Do two epochs give different orders and batch memberships but the same examples?"""
     directory, _ = fake_dir
