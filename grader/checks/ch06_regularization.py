@@ -8,7 +8,6 @@ its own weights in inference, and in training its output must be that of its
 weights with units dropped where the rates ask for it.
 """
 
-import itertools
 import math
 
 import keras
@@ -16,8 +15,14 @@ import numpy as np
 import tensorflow as tf
 
 import kerasdl
+from grader.checks._dense_layers import (
+    dense_candidates,
+    drawn_values,
+    mlp_forward,
+    trainable_shapes,
+)
 from grader.compare import Comparison, compare_values, to_array
-from grader.probes import assign_variables, probe
+from grader.probes import assign_variables
 from grader.registry import exercise
 from grader.tolerances import STATISTICAL_SIGMAS, tolerance_for
 
@@ -231,83 +236,6 @@ def dropout_layer_cases(c):
 # DropoutMLP ----------------------------------------------------------------------
 
 
-# At most this many kernel/bias assignments are tried when a from-scratch
-# model has several variables of one shape (h1 == h2, unused extras).
-MAX_DENSE_ASSIGNMENTS = 64
-
-
-@probe
-def _trainable_shapes(net):
-    """Shapes of the model's trainable variables, in order (a probe)."""
-    return [tuple(int(d) for d in v.shape) for v in net.trainable_variables]
-
-
-def _adjacent_params(shapes, wanted):
-    """Kernel-then-bias index pairs created one after the other (one Dense layer each)."""
-    free = list(range(len(shapes)))
-    found = []
-    for kernel_shape, bias_shape in wanted:
-        for position in range(len(free) - 1):
-            kernel, bias = free[position], free[position + 1]
-            if shapes[kernel] == kernel_shape and shapes[bias] == bias_shape:
-                found.append((kernel, bias))
-                del free[position: position + 2]
-                break
-        else:
-            return None
-    return found
-
-
-def _dense_candidates(shapes, wanted):
-    """Candidate `[(kernel index, bias index), ...]` per layer, most likely first.
-
-    Variables are matched by shape whatever order they were created in
-    (`add_weight` kernels first, then biases, is as valid as one Dense layer
-    after the other). First the kernel-then-bias pairing, then every
-    assignment of distinct variables of the right shapes in creation order
-    (at most `MAX_DENSE_ASSIGNMENTS`); the caller keeps the first one that
-    reproduces the model's output.
-    """
-    candidates = []
-    adjacent = _adjacent_params(shapes, wanted)
-    if adjacent is not None:
-        candidates.append(adjacent)
-    kernel_choices = [[i for i, s in enumerate(shapes) if s == kernel_shape]
-                      for kernel_shape, _ in wanted]
-    bias_choices = [[i for i, s in enumerate(shapes) if s == bias_shape]
-                    for _, bias_shape in wanted]
-    tried = 0
-    for kernels in itertools.product(*kernel_choices):
-        if len(set(kernels)) < len(kernels):
-            continue
-        for biases in itertools.product(*bias_choices):
-            if len(set(biases)) < len(biases) or set(biases) & set(kernels):
-                continue
-            if tried == MAX_DENSE_ASSIGNMENTS:
-                return candidates
-            tried += 1
-            candidates.append(list(zip(kernels, biases)))
-    return candidates
-
-
-def _drawn_values(rng, shapes):
-    """Seeded values for variables of `shapes`: kernels N(0, 1/fan_in), vectors N(0, 0.1^2)."""
-    return [(rng.normal(0.0, 1.0 / math.sqrt(shape[0]), size=shape) if len(shape) >= 2
-             else rng.normal(0.0, 0.1, size=shape)).astype("float32") for shape in shapes]
-
-
-def _mlp_forward(X, layers, softmax=False):
-    H = np.asarray(X, dtype=np.float64).reshape(X.shape[0], -1)  # (N, ...) -> (N, d)
-    for number, (W, b) in enumerate(layers):
-        H = H @ W + b
-        if number < len(layers) - 1:
-            H = np.maximum(H, 0.0)
-    if softmax:
-        H = np.exp(H - H.max(axis=1, keepdims=True))
-        H = H / H.sum(axis=1, keepdims=True)
-    return H
-
-
 # Examples in a DropoutMLP case's batch.
 DROPOUT_MLP_BATCH = 8
 # DropoutMLP arguments (num_outputs, num_hiddens1, num_hiddens2, dropout1,
@@ -340,11 +268,11 @@ def _checked_inference(ctx, args, X):
         name = getattr(net, "type_name", None) or type(net).__name__
         ctx.fail(f"DropoutMLP(...) is a {name}, not a keras.Model")
     ctx.guard(net, X, training=False)  # builds the model's variables
-    shapes = ctx.probe(_trainable_shapes, net)
+    shapes = ctx.probe(trainable_shapes, net)
     if not isinstance(shapes, list) or not all(isinstance(s, tuple) for s in shapes):
         ctx.fail("your model's variables could not be read")
     num_inputs = int(np.prod(X.shape[1:]))
-    candidates = _dense_candidates(shapes, [((num_inputs, num_hiddens1), (num_hiddens1,)),
+    candidates = dense_candidates(shapes, [((num_inputs, num_hiddens1), (num_hiddens1,)),
                                             ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
                                             ((num_hiddens2, num_outputs), (num_outputs,))])
     if not candidates:
@@ -352,7 +280,7 @@ def _checked_inference(ctx, args, X):
                  hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
                       "Dense(num_hiddens2, relu) -> dropout -> Dense(num_outputs)")
     # The grader sets every weight and recomputes the output from its own values.
-    values = _drawn_values(ctx.rng, shapes)
+    values = drawn_values(ctx.rng, shapes)
     ctx.probe(assign_variables, net, values, "trainable_variables")
     inference = to_array(ctx.guard(net, X, training=False), "your inference output")
     candidates = [[(values[k], values[b]) for k, b in found] for found in candidates]
@@ -360,12 +288,12 @@ def _checked_inference(ctx, args, X):
     # The first assignment that reproduces the output; else the most likely
     # one, whose comparison below fails with its message and hint.
     layers = next((found for found in candidates if compare_values(
-        inference, _mlp_forward(flat, found), input_dtypes=("float32",)).passed),
+        inference, mlp_forward(flat, found), input_dtypes=("float32",)).passed),
         candidates[0])
-    ctx.compare(inference, _mlp_forward(flat, layers),
+    ctx.compare(inference, mlp_forward(flat, layers),
                 what="your output with training=False",
                 mistakes={"the last layer outputs logits: no softmax":
-                          lambda: _mlp_forward(flat, layers, softmax=True)},
+                          lambda: mlp_forward(flat, layers, softmax=True)},
                 hint="with training=False the model must not drop anything; "
                      "relu on both hidden layers",
                 input_dtypes=("float32",))
@@ -410,7 +338,7 @@ def _public_training_case(public_model, X):
         net, layers, inference = public_model(ctx)
         training = _training_output(ctx, net, X, inference)
         flat = X.numpy()
-        second = np.maximum(_mlp_forward(flat, layers[:2]), 0.0)  # relu(H1 W2 + b2)
+        second = np.maximum(mlp_forward(flat, layers[:2]), 0.0)  # relu(H1 W2 + b2)
         dropout1, dropout2 = PUBLIC_MLP_ARGS[3:]
         scaled = second / (1.0 - dropout2)
         W3, b3 = layers[2]

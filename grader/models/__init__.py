@@ -2,6 +2,8 @@
 
 Split along what runs where:
 
+- `grader.models.ops`: `Op`, one primitive operation in the notes' terms,
+  and `leaf_ops`, the ops of one Keras layer from its configuration;
 - `grader.models.trace`: `trace_ops` reduces any valid way of building a
   network to its canonical sequence of primitive `Op`s;
 - `grader.models.summary`: `trace_summary`, its probe form run where the
@@ -27,15 +29,8 @@ from grader.models.cases import (
 )
 from grader.models.summary import ops_from_summary, trace_summary
 from grader.models.structure import Mismatch, compare_structure, mismatch_hint, parameter_counts
-from grader.models.trace import (
-    BRANCH_KINDS,
-    WEIGHTED_KINDS,
-    Op,
-    StructureMismatch,
-    input_shape_of,
-    ordered_weights,
-    trace_ops,
-)
+from grader.models.ops import BRANCH_KINDS, WEIGHTED_KINDS, Op, StructureMismatch, ordered_weights
+from grader.models.trace import input_shape_of, trace_ops
 from grader.models.weights import (
     MODEL_FLOAT32,
     assign_weights,

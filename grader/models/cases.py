@@ -18,11 +18,8 @@ from grader.errors import CaseFailed
 from grader.probes import probe
 from grader.models.summary import ops_from_summary, trace_summary
 from grader.models.structure import compare_structure, mismatch_hint, parameter_counts
-from grader.models.trace import (
-    StructureMismatch,
-    input_shape_of,
-    trace_ops,
-)
+from grader.models.ops import StructureMismatch
+from grader.models.trace import input_shape_of, trace_ops
 from grader.models.weights import (
     MODEL_FLOAT32,
     assign_weights,

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from grader.compare import Comparison
-from grader.models.trace import BRANCH_KINDS, Op
+from grader.models.ops import BRANCH_KINDS, Op
 from grader.probes import probe
 
 __all__ = ["Mismatch", "compare_structure", "mismatch_hint", "parameter_counts"]

@@ -8,7 +8,8 @@ on the judge's side, checking its size and types: nothing from the kernel is
 trusted beyond being a bounded list of strings, numbers and tuples.
 """
 
-from grader.models.trace import Op, StructureMismatch, trace_ops
+from grader.models.ops import Op, StructureMismatch
+from grader.models.trace import trace_ops
 from grader.probes import probe
 
 __all__ = ["ops_from_summary", "trace_summary"]

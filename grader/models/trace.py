@@ -16,11 +16,11 @@ in a custom `call`, `tf.nn.avg_pool2d` / `tf.nn.max_pool2d` /
 window, strides and padding, a `tf.reshape(X, (N, -1))` flattening, the `+`
 of a skip connection, `tf.concat`) become ops of their own.
 
-Its probe form, `trace_summary`, and the judge's side, `ops_from_summary`,
-are in `grader.models.summary`.
+`Op` and the ops of one Keras leaf layer are in `grader.models.ops`; the
+probe form, `trace_summary`, and the judge's side, `ops_from_summary`, are
+in `grader.models.summary`.
 """
 
-import dataclasses
 import inspect
 import types
 
@@ -28,14 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from grader.models.ops import Op, leaf_ops, with_weights
 
 __all__ = [
-    "Op",
-    "StructureMismatch",
-    "WEIGHTED_KINDS",
-    "BRANCH_KINDS",
     "input_shape_of",
-    "ordered_weights",
     "trace_ops",
 ]
 
@@ -68,15 +64,10 @@ _GRAPH_POOLS = {
 }
 # Spatial axes of a 4-D pooling window/strides vector per data format.
 _POOL_SPATIAL_AXES = {"NHWC": (1, 2), "NCHW": (2, 3)}
-# Kinds of ops that carry weights (transferred between models).
-WEIGHTED_KINDS = ("convolution", "dense", "batch norm", "custom layer")
-# Kinds whose relative order may differ between valid implementations of a
-# multi-branch block (paths computed in another order).
-BRANCH_KINDS = ("concatenation", "addition")
 
 
 # Keras layer classes whose `call` the structure trace replaces by a stand-in
-# output (`_stand_in_output`): `_leaf_ops` describes them from their
+# output (`_stand_in_output`): `leaf_ops` describes them from their
 # configuration alone, the graph ops their `call` creates are ignored anyway,
 # and their `call` maps one tensor to a tensor of `compute_output_shape` in
 # the layer's compute dtype. Building the convolutions of a GoogLeNet into
@@ -100,142 +91,6 @@ _INSTANCE_METHODS = frozenset(("build", "quantize", "call"))
 # Keyword arguments Keras passes to a leaf's `call` that do not change the
 # shape or dtype of its output (a mask must be None).
 _STAND_IN_KWARGS = frozenset(("training", "mask"))
-
-
-class StructureMismatch(ValueError):
-    """Two models cannot be matched layer by layer (weights cannot be copied)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Op:
-    """One primitive operation of a network, in the notes' terms.
-
-    Attributes:
-        kind: `"convolution"`, `"dense"`, `"max pooling"`, `"average pooling"`,
-            `"global average pooling"`, `"global max pooling"`, `"flatten"`,
-            `"dropout"`, `"batch norm"`, `"activation"`, `"concatenation"`,
-            `"addition"` or `"custom layer"`.
-        attrs: sorted `(name, value)` pairs compared between models
-            (`filters`, `kernel_size`, `strides`, `padding`, `units`,
-            `pool_size`, `rate`, `activation`, `class`).
-        layer: the Keras layer that runs the op (None for graph ops), or the
-            judge's handle to it; not compared.
-        weights: `(shape, dtype)` of each of the layer's variables in
-            canonical order (`ordered_weights`), for weighted ops; not compared.
-    """
-
-    kind: str
-    attrs: tuple = ()
-    layer: object = dataclasses.field(default=None, compare=False, repr=False)
-    weights: tuple = dataclasses.field(default=(), compare=False, repr=False)
-
-    def attr(self, name, default=None):
-        """Return the value of one attribute."""
-        return dict(self.attrs).get(name, default)
-
-    def describe(self):
-        """The op in the notes' terms: `convolution 5x5, 6 channels, same padding`."""
-        a = dict(self.attrs)
-        if self.kind == "convolution":
-            text = f"convolution {_size(a['kernel_size'])}, {a['filters']} channels"
-            text += _stride_text(a["strides"]) + f", {a['padding']} padding"
-            return text
-        if self.kind == "dense":
-            return f"dense layer with {a['units']} units"
-        if self.kind in ("max pooling", "average pooling"):
-            return (f"{self.kind} {_size(a['pool_size'])}" + _stride_text(a["strides"])
-                    + f", {a['padding']} padding")
-        if self.kind == "dropout":
-            return f"dropout {a['rate']:g}"
-        if self.kind == "activation":
-            return f"{a['activation']} activation"
-        if self.kind == "custom layer":
-            return f"layer {a['class']}"
-        return self.kind
-
-
-def _size(pair):
-    return "x".join(str(v) for v in pair)
-
-
-def _stride_text(strides):
-    return f", stride {strides[0]}" if strides[0] == strides[1] else f", stride {_size(strides)}"
-
-
-def _pair(value):
-    if isinstance(value, (tuple, list)):
-        return tuple(int(v) for v in value)
-    return (int(value), int(value))
-
-
-def _activation_name(activation):
-    """Name of a Keras activation function (`None` for linear)."""
-    if activation is None:
-        return None
-    name = getattr(activation, "__name__", None) or str(activation)
-    return None if name == "linear" else name
-
-
-def _leaf_ops(layer):
-    """Canonical ops of one leaf layer (a layer without sublayers)."""
-    L = keras.layers
-    if isinstance(layer, L.InputLayer):
-        return []
-    if isinstance(layer, L.Conv2D):
-        ops = [Op("convolution", (("filters", int(layer.filters)),
-                                  ("kernel_size", _pair(layer.kernel_size)),
-                                  ("padding", layer.padding),
-                                  ("strides", _pair(layer.strides))), layer)]
-        name = _activation_name(layer.activation)
-        return ops + ([Op("activation", (("activation", name),))] if name else [])
-    if isinstance(layer, L.Dense):
-        ops = [Op("dense", (("units", int(layer.units)),), layer)]
-        name = _activation_name(layer.activation)
-        return ops + ([Op("activation", (("activation", name),))] if name else [])
-    pools = ((L.MaxPooling2D, "max pooling"), (L.AveragePooling2D, "average pooling"))
-    for cls, kind in pools:
-        if isinstance(layer, cls):
-            return [Op(kind, (("padding", layer.padding),
-                              ("pool_size", _pair(layer.pool_size)),
-                              ("strides", _pair(layer.strides))), layer)]
-    if isinstance(layer, L.GlobalAveragePooling2D):
-        return [Op("global average pooling", (), layer)]
-    if isinstance(layer, L.GlobalMaxPooling2D):
-        return [Op("global max pooling", (), layer)]
-    if isinstance(layer, L.Flatten):
-        return [Op("flatten", (), layer)]
-    if isinstance(layer, L.Dropout):
-        return [Op("dropout", (("rate", float(layer.rate)),), layer)]
-    if isinstance(layer, L.BatchNormalization):
-        return [Op("batch norm", (), layer)]
-    if isinstance(layer, L.Activation):
-        name = _activation_name(layer.activation)
-        return [Op("activation", (("activation", name),), layer)] if name else []
-    if isinstance(layer, L.ReLU):
-        plain = (layer.max_value is None and float(layer.negative_slope) == 0.0
-                 and float(layer.threshold) == 0.0)
-        return [Op("activation", (("activation", "relu" if plain else "relu (modified)"),),
-                   layer)]
-    if isinstance(layer, L.Softmax):
-        return [Op("activation", (("activation", "softmax"),), layer)]
-    if isinstance(layer, L.Concatenate):
-        return [Op("concatenation", (), layer)]
-    if isinstance(layer, L.Add):
-        return [Op("addition", (), layer)]
-    if _looks_like_batch_norm(layer):
-        return [Op("batch norm", (), layer)]
-    if not layer.weights and type(layer).__module__.startswith("keras"):
-        return []  # a weightless Keras utility layer (Reshape to the same shape, ...)
-    return [Op("custom layer", (("class", type(layer).__name__),), layer)]
-
-
-def _looks_like_batch_norm(layer):
-    """A scratch batch norm: two trainable and two non-trainable vectors of one shape."""
-    trainable, frozen = layer.trainable_weights, layer.non_trainable_weights
-    if len(trainable) != 2 or len(frozen) != 2:
-        return False
-    shapes = {tuple(v.shape) for v in trainable + frozen}
-    return len(shapes) == 1 and len(next(iter(shapes))) == 1
 
 
 def _children(layer):
@@ -367,13 +222,13 @@ def trace_ops(model, input_shape=None, *, stand_ins=True):
     try:
         spec = tf.TensorSpec((1, *input_shape), tf.float32)
         if leaves == [model]:
-            return [_with_weights(op) for op in _leaf_ops(model)]
+            return [with_weights(op) for op in leaf_ops(model)]
         graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
             spec).graph
     finally:
         for layer in patched:
             vars(layer).pop("call", None)
-    return [_with_weights(op) for op in _ops_from_trace(graph.get_operations(), records)]
+    return [with_weights(op) for op in _ops_from_trace(graph.get_operations(), records)]
 
 
 def _is_constant(tensor):
@@ -416,7 +271,7 @@ def _ops_from_trace(graph_ops, records):
     inside = np.zeros(len(graph_ops), dtype=bool)
     for start, stop, _ in records:
         inside[start:stop] = True
-    events = [(start, _leaf_ops(layer)) for start, _, layer in records]
+    events = [(start, leaf_ops(layer)) for start, _, layer in records]
     for index, op in enumerate(graph_ops):
         if inside[index]:
             continue
@@ -440,40 +295,3 @@ def _ops_from_trace(graph_ops, records):
             events.append((index, [Op("flatten")]))
     events.sort(key=lambda e: e[0])
     return [op for _, ops in events for op in ops]
-
-
-# Order of a batch-norm layer's variables by name, whatever order they were created in.
-
-
-_BN_NAME_ORDER = (("gamma", "scale"), ("beta", "shift", "offset", "center"),
-                  ("mean",), ("var",))
-
-
-def ordered_weights(layer, kind):
-    """The variables of a weighted op's layer in a canonical order.
-
-    Trainable then non-trainable variables, in creation order; a batch norm's
-    by name: gamma, beta, moving mean, moving variance.
-    """
-    weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
-    if kind != "batch norm":
-        return weights
-
-    def rank(pair):
-        position, variable = pair
-        name = variable.path.split("/")[-1].lower() if hasattr(variable, "path") else ""
-        for order, keys in enumerate(_BN_NAME_ORDER):
-            if any(key in name for key in keys):
-                return (order, position)
-        return (len(_BN_NAME_ORDER), position)
-
-    return [v for _, v in sorted(enumerate(weights), key=rank)]
-
-
-def _with_weights(op):
-    """`op` with the shapes and dtypes of its layer's variables (weighted ops)."""
-    if op.kind not in WEIGHTED_KINDS or op.layer is None or not op.layer.weights:
-        return op
-    weights = tuple((tuple(int(d) for d in v.shape), str(v.dtype))
-                    for v in ordered_weights(op.layer, op.kind))
-    return dataclasses.replace(op, weights=weights)

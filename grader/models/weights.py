@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from grader.compare import compare_values
-from grader.models.trace import WEIGHTED_KINDS, StructureMismatch, ordered_weights
+from grader.models.ops import WEIGHTED_KINDS, StructureMismatch, ordered_weights
 from grader.probes import probe
 from grader.tolerances import Tolerance
 
