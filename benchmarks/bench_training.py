@@ -21,12 +21,12 @@ rounds follow; in every round each configuration trains one epoch. The
 two sides compared by a ratio train back to back, the loop first in one
 round and fit first in the next (and the XLA-off pair first in every other
 pair of rounds), so a slow spell of the shared machine hits both sides of a
-pair alike and cancels in that round's ratio. The time of one epoch is, for the loop, the wall time of the
-`train_epoch` call; for fit, the time from `on_epoch_begin` to
-`on_epoch_end` of a callback that has only these two epoch hooks (it leaves
-fit's asynchronous batch-end dispatch on), so fit's per-call set-up
-(adapters, callback list, thread pool) is NOT charged to fit; its median is
-printed separately.
+pair alike and cancels in that round's ratio. The time of one epoch is, for
+the loop, the wall time of the `train_epoch` call; for fit, the time from
+`on_epoch_begin` to `on_epoch_end` of a callback that has only these two
+epoch hooks (it leaves fit's asynchronous batch-end dispatch on), so fit's
+per-call set-up (adapters, callback list, thread pool) is NOT charged to
+fit; its median is printed separately.
 
 Neither side is charged the teardown of its epoch's `tf.data` iterator.
 Dropping an iterator of an autotuned pipeline can block, idle and holding
