@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 import kerasdl
+from grader.checks._dense_layers import drawn_values
 from grader.compare import to_array
 from grader.models import parameter_counts
 from grader.probes import probe
@@ -229,15 +230,6 @@ def _set_dense_weights(net, params):
         layer.weights[1].assign(bias)
 
 
-def _drawn_params(rng, shapes):
-    """Seeded `[W1, b1, W2, b2]` of the given Dense shapes (kernels N(0, 1/fan_in))."""
-    params = []
-    for kernel_shape, bias_shape in shapes:
-        params.append(rng.normal(0.0, 1.0 / np.sqrt(kernel_shape[0]), size=kernel_shape))
-        params.append(rng.normal(0.0, 0.1, size=bias_shape))
-    return [p.astype("float32") for p in params]
-
-
 def _mlp_model_case(num_hiddens, num_outputs, image_shape):
     """Case: Flatten, Dense relu, Dense logits: with weights the grader sets, the
     output equals the MLP recomputed from those weights."""
@@ -260,7 +252,7 @@ def _mlp_model_case(num_hiddens, num_outputs, image_shape):
         if units != [num_hiddens, num_outputs] or any(len(pair) != 2 for pair in shapes):
             ctx.fail(f"your Dense layers have {units[0]} and {units[1]} units, "
                      f"expected {num_hiddens} and {num_outputs}")
-        params = _drawn_params(ctx.rng, shapes)
+        params = drawn_values(ctx.rng, [shape for pair in shapes for shape in pair])
         ctx.probe(_set_dense_weights, net, params)
         O = to_array(ctx.guard(net, X, training=False), "your model's output")
         flat = X.numpy().reshape(X.shape[0], -1)  # (N, H, W, C) -> (N, H*W*C)

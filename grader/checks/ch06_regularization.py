@@ -273,8 +273,8 @@ def _checked_inference(ctx, args, X):
         ctx.fail("your model's variables could not be read")
     num_inputs = int(np.prod(X.shape[1:]))
     candidates = dense_candidates(shapes, [((num_inputs, num_hiddens1), (num_hiddens1,)),
-                                            ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
-                                            ((num_hiddens2, num_outputs), (num_outputs,))])
+                                           ((num_hiddens1, num_hiddens2), (num_hiddens2,)),
+                                           ((num_hiddens2, num_outputs), (num_outputs,))])
     if not candidates:
         ctx.fail("could not find three Dense layers of the expected sizes",
                  hint="Flatten -> Dense(num_hiddens1, relu) -> dropout -> "
