@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -245,3 +246,19 @@ def test_run_checked_refuses_a_worker_of_other_sources():
     assert str(error.value).startswith(
         "1 grading worker(s) run another kerasdl or grader than this machine (kerasdl 0.0.1, "
         f"sources {'0' * 16}): this process: kerasdl ")
+
+
+def test_closed_worker_exits_without_the_interpreter_teardown():
+    """After `dask_teardown`, does the process exit at once with status 0, its output
+    flushed, and the exit handlers registered before it (TensorFlow's among them) skipped?"""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(print, 'teardown ran')\n"
+        "from grader.course import preload\n"
+        "print('worker output', end='')\n"
+        "preload.dask_teardown()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "worker output"
