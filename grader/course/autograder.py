@@ -247,7 +247,7 @@ def autograde(
         config.get("KerasdlGrade", {}).get("scheduler")
     worker_env = {"TF_NUM_INTRAOP_THREADS": str(cores_per_job(jobs)),
                   "TF_NUM_INTEROP_THREADS": "1"} if not scheduler else {}
-    # The workers start (and load the judge) while nbgrader loads.
+    # The workers start while nbgrader loads.
     cluster = PendingCluster(jobs, scheduler, worker_env=worker_env)
     try:
         coursedir = course_directory(config)

@@ -14,9 +14,9 @@ client is refused with a message naming it. A worker that joins later (a
 restarted or an added one) is checked by every task it runs (`run_checked`):
 a submission sent to a worker that differs is not graded, with that message.
 
-Embedded workers preload `grader.course.preload` (TensorFlow and the judge
-load from the worker's start), and `autograde` starts them in a thread
-(`PendingCluster`) while nbgrader loads.
+Embedded workers preload `grader.course.preload` (which says when the judge
+loads, and makes a closing worker exit at once), and `autograde` starts them
+in a thread (`PendingCluster`) while nbgrader loads.
 
 The kernels' TensorFlow threads are shared out once the workers are known
 (`GradingCluster.kernel_env`): each machine's usable cores divided by the
@@ -39,7 +39,7 @@ __all__ = ["GradingCluster", "PendingCluster", "SCHEDULER_ENV", "run_checked", "
 
 # Environment variable naming the scheduler when --scheduler is not given.
 SCHEDULER_ENV = "KERASDL_SCHEDULER"
-# The module each embedded worker imports before it joins (the judge, loaded).
+# The module each embedded worker imports before it joins (its start and end).
 PRELOAD = "grader.course.preload"
 # Seconds to wait for the scheduler and the first worker.
 CONNECT_TIMEOUT = 60
@@ -218,9 +218,9 @@ class PendingCluster:
     """A `GradingCluster` being started in a thread.
 
     `autograde` starts its cluster as soon as it has read the course's
-    configuration, so that the workers' start (TensorFlow and the judge,
-    `grader.course.preload`) overlaps nbgrader's import; it waits for them
-    (`wait_started`) before anything else runs beside that thread.
+    configuration, so that the workers' start (`grader.course.preload`)
+    overlaps nbgrader's import; it waits for them (`wait_started`) before
+    anything else runs beside that thread.
 
     Args:
         *args, **kwargs: those of `GradingCluster`.

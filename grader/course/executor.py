@@ -19,10 +19,12 @@ The kernel comes from a factory (a sandboxed kernel manager under autograde,
 `grader.course.sandbox`), so this module knows nothing of isolation.
 """
 
+import asyncio
 import copy
 import dataclasses
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -141,6 +143,12 @@ class JudgedExecute(NotebookClient):
         km_factory: zero-argument callable returning a new, unstarted
             `jupyter_client` kernel manager (async or not).
         judge: a `grader.judge.Judge`, or None to execute without judging.
+        load_judge: instead of `judge`, a zero-argument callable returning
+            it (or None), called while the kernel runs the notebook's first
+            code cell, so that the judge's start-up (TensorFlow's import, some
+            seconds) overlaps the kernel's. That cell's timeout counts from
+            the end of the call; an exception of the call is raised by
+            `execute` once the cell has run.
         limits: `OutputLimits`.
         **kwargs: `NotebookClient` options (`timeout`, `startup_timeout`, ...).
 
@@ -149,7 +157,8 @@ class JudgedExecute(NotebookClient):
         lost: cell index -> the error output standing in for a lost cell.
     """
 
-    def __init__(self, nb, *, km_factory, judge=None, limits=OutputLimits(), **kwargs):
+    def __init__(self, nb, *, km_factory, judge=None, load_judge=None, limits=OutputLimits(),
+                 **kwargs):
         kwargs.setdefault("allow_errors", True)
         kwargs.setdefault("interrupt_on_timeout", True)
         kwargs.setdefault("kernel_name", "python3")
@@ -159,7 +168,10 @@ class JudgedExecute(NotebookClient):
         kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(nb, **kwargs)
         self._km_factory = km_factory
+        if judge is not None and load_judge is not None:
+            raise ValueError("Pass `judge` or `load_judge`, not both.")
         self._judge = judge
+        self._load_judge = load_judge
         self.limits = limits
         self.verdicts = {}
         self.lost = {}
@@ -281,6 +293,29 @@ class JudgedExecute(NotebookClient):
                     self._run_cell(cell, index)
         finally:
             self._close_channel()
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None,
+                                 store_history=True):
+        """nbclient's, with the judge loaded (`load_judge`) while the first code cell runs."""
+        load = self._load_judge
+        if load is None or cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                    store_history)
+        self._load_judge = None
+        running = asyncio.ensure_future(super().async_execute_cell(
+            cell, cell_index, execution_count, store_history))
+        await asyncio.sleep(0)  # the task sends the cell's execute_request, then waits
+        try:
+            # Run here, blocking this loop: the kernel computes meanwhile and its
+            # replies wait in their sockets. Never in another thread: CPython
+            # 3.11's compiler is not safe to run in two threads at once.
+            self._judge = load()
+        except BaseException:
+            await running  # the cell finishes before the error ends the execution
+            raise
+        return await running
+
+    execute_cell = run_sync(async_execute_cell)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         """Interrupt a cell at its timeout; a kernel deaf to the interrupt is stuck."""

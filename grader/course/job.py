@@ -10,9 +10,11 @@ validates what comes back and records it.
 Each notebook runs in its own sandboxed kernel (`grader.course.sandbox`)
 under `grader.course.executor.JudgedExecute`; the judge of this worker
 process (`judge_for`) keeps TensorFlow and the references loaded across the
-submissions it grades (an embedded worker loads it at its start,
-`grader.course.preload`). A watchdog kills the kernel at the notebook
-deadline; the cells that did not run are marked lost.
+submissions it grades. A worker's first submission loads it while its first
+kernel runs its first cell, which imports TensorFlow too (on a machine with
+GPUs the worker loads it at its start, `grader.course.preload`). A watchdog
+kills the kernel at the notebook deadline; the cells that did not run are
+marked lost.
 """
 
 import dataclasses
@@ -161,6 +163,9 @@ def _worker_env(job):
     On a Dask worker the worker's index picks the GPU (one worker per GPU) and
     the machine's cores are shared by the worker's threads; the client's
     `Job.env` (thread counts of the embedded cluster) wins over the latter.
+    Without GPUs there is none to pick, and TensorFlow (which the GPU
+    environment's `kerasdl.device` loads) is not loaded before the kernel
+    starts: the judge loads it while the kernel runs its first cell.
     """
     from grader.course.autograder import job_environment
 
@@ -173,7 +178,7 @@ def _worker_env(job):
         threads = max(1, worker.state.nthreads)
     except (ImportError, ValueError, AttributeError):
         pass
-    env = job_environment(slot, job.num_gpus, base_env={})
+    env = job_environment(slot, job.num_gpus, base_env={}) if job.num_gpus else {}
     cores = max(1, (os.cpu_count() or 1) // threads)
     env.setdefault("TF_NUM_INTRAOP_THREADS", str(cores))
     env.setdefault("TF_NUM_INTEROP_THREADS", "1")
@@ -210,22 +215,39 @@ def execute_submission(job):
         except Exception as error:  # noqa: BLE001 (reported, the class goes on)
             result.error = f"{type(error).__name__}: {error}"
             return result
-        try:
-            # Loaded in this thread: neither TensorFlow's import nor CPython
-            # 3.11's compiler is safe beside another thread's (an embedded
-            # worker loaded it at its start, `grader.course.preload`).
-            judge = judge_for(job.secret)
-        except Exception as error:  # noqa: BLE001 (its verdicts are missing, not zero)
-            result.error = f"the judge could not load: {type(error).__name__}: {error}"
-            return result
-        _execute_notebooks(job, result, factory, start_kwargs, judge, deadline)
+        _execute_notebooks(job, result, factory, start_kwargs, _JudgeLoader(job.secret),
+                           deadline)
         return result
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         result.seconds = time.perf_counter() - start
 
 
-def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
+class _JudgeLoader:
+    """`judge_for(secret)` once, called by the first notebook's executor while its
+    kernel runs the first cell (`JudgedExecute`'s `load_judge`); keeps the error."""
+
+    def __init__(self, secret):
+        self.secret = secret
+        self.called = False
+        self.judge = None
+        self.error = None
+
+    def __call__(self):
+        self.called = True
+        try:
+            self.judge = judge_for(self.secret)
+        except Exception as error:  # noqa: BLE001 (the job reports it)
+            self.error = error
+            raise
+        return self.judge
+
+    def executor_kwargs(self):
+        """`JudgedExecute`'s judge argument: the judge once loaded, else this loader."""
+        return {"judge": self.judge} if self.called else {"load_judge": self}
+
+
+def _execute_notebooks(job, result, factory, start_kwargs, loader, deadline):
     import nbformat
 
     from grader.course.executor import JudgedExecute
@@ -235,9 +257,13 @@ def _execute_notebooks(job, result, factory, start_kwargs, judge, deadline):
         for _ in range(EXECUTE_ATTEMPTS):  # a kernel that could not start: once more
             nb = nbformat.reads(text, as_version=4)
             remaining = None if deadline is None else deadline - time.monotonic()
-            client = JudgedExecute(nb, km_factory=factory, judge=judge,
+            client = JudgedExecute(nb, km_factory=factory, **loader.executor_kwargs(),
                                    timeout=job.cell_timeout, startup_timeout=STARTUP_TIMEOUT)
             fired, failure = _run_with_deadline(client, remaining, start_kwargs)
+            if loader.error is not None:  # its verdicts would be missing, not zero
+                error = loader.error
+                result.error = f"the judge could not load: {type(error).__name__}: {error}"
+                return
             if failure is None:
                 break
         if fired:

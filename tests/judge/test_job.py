@@ -1,5 +1,9 @@
 """An execute job whose judge or kernel cannot be had: the submission is not graded, never zero."""
 
+import subprocess
+import sys
+import time
+
 import nbformat
 import pytest
 
@@ -69,3 +73,51 @@ def test_a_kernel_that_cannot_start_leaves_the_submission_not_graded(monkeypatch
     assert "the notebook 'hw' could not be executed: NoSuchKernel" in result.error
     assert not result.verdicts and not result.notebooks
     assert len(attempts) == job_module.EXECUTE_ATTEMPTS
+
+
+# Seconds the loader below waits for the first cell's file before it gives up.
+FIRST_CELL_WAIT = 60
+
+
+def test_the_judge_loads_while_the_first_cell_runs(monkeypatch, tmp_path):
+    """Is the judge loaded once per job, while the first notebook's first cell runs in its
+    kernel (the loader sees the file that cell writes), and used for every notebook after?"""
+    marker = tmp_path / "first-cell-ran"
+    v4 = nbformat.v4
+    first = v4.new_notebook(cells=[
+        v4.new_markdown_cell("# Notes"),
+        v4.new_code_cell(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')"),
+        v4.new_code_cell("print('second cell')")])
+    second = v4.new_notebook(cells=[v4.new_code_cell("print('second notebook')")])
+    loads = []
+
+    def load(secret):
+        deadline = time.monotonic() + FIRST_CELL_WAIT
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        loads.append((secret, marker.exists()))
+        return None  # no judge: nothing to grade in these notebooks
+
+    monkeypatch.setattr(job_module, "judge_for", load)
+    job = job_module.Job("hw", "ada", {"a": nbformat.writes(first).encode(),
+                                       "b": nbformat.writes(second).encode()},
+                         secret=7, cell_timeout=CELL_TIMEOUT, sandbox=None)
+    result = job_module.execute_submission(job)
+    assert result.error is None
+    assert loads == [(7, True)]
+    executed = nbformat.reads(result.notebooks["a"].decode(), as_version=4)
+    assert executed.cells[2].outputs[0].text == "second cell\n"
+    executed = nbformat.reads(result.notebooks["b"].decode(), as_version=4)
+    assert executed.cells[0].outputs[0].text == "second notebook\n"
+
+
+def test_no_tensorflow_before_the_kernel_starts_without_gpus():
+    """On a machine without GPUs, does a job set its kernels up without loading
+    TensorFlow (which the judge then loads beside the first cell)?"""
+    code = ("import sys\n"
+            "from grader.course import job\n"
+            "job._worker_env(job.Job('hw', 'ada', {}, secret=7, num_gpus=0))\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["False", "False"]
